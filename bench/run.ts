@@ -1,0 +1,147 @@
+// `deno task bench`: herd's figures for one node.
+//
+//  1. micro (deno bench): classification per recorded machine, full profile of this machine
+//  2. a job end to end: `herd run -- true` (a CLI process) against spawning `true`
+//     directly, alternated pair by pair in the same run; plus the CLI's own start-up
+//     (`herd version`) and the agent-side round trip (API submit → end, no CLI)
+//  3. idle agent RSS: after start, after 200 jobs, and after the jobs with the
+//     agent idle again
+//
+// Flags: --runs N (default 30), --skip-micro.
+
+import { parseArgs } from "node:util";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const MAIN = `${ROOT}main.ts`;
+const FLAGS = ["run", "-A", "--unstable-kv", "--unstable-net", "--unstable-worker-options"];
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { runs: { type: "string", default: "30" }, "skip-micro": { type: "boolean" } },
+});
+const RUNS = Number(values.runs);
+
+function stats(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { min: s[0], p50: q(0.5), p90: q(0.9), max: s[s.length - 1] };
+}
+const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
+
+async function timed(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<number> {
+  const t0 = performance.now();
+  const out = await new Deno.Command(cmd, { args, env, stdout: "null", stderr: "null" }).output();
+  const t = performance.now() - t0;
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed with ${out.code}`);
+  return t;
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function waitForAgent(dir: string): Promise<{ apiUrl: string; pid: number; token: string }> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const info = JSON.parse(await Deno.readTextFile(`${dir}/agent.json`));
+      const token = (await Deno.readTextFile(`${dir}/api.token`)).trim();
+      return { ...info, token };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error("agent did not start");
+}
+
+if (!values["skip-micro"]) {
+  console.log("## micro: deno bench bench/profile_bench.ts\n");
+  const b = await new Deno.Command(Deno.execPath(), {
+    args: ["bench", "-A", "--unstable-kv", `${ROOT}bench/profile_bench.ts`],
+    env: { NO_COLOR: "1" },
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!b.success) Deno.exit(b.code);
+}
+
+console.log(`\n## a job end to end (${RUNS} runs each, alternated)\n`);
+const dir = await Deno.makeTempDir({ prefix: "herd-bench-" });
+const env = { HERD_DATA_DIR: dir, NO_COLOR: "1" };
+const agentProc = new Deno.Command(Deno.execPath(), {
+  args: [...FLAGS, MAIN, "up", "--api-port", "0"],
+  env,
+  stdout: "null",
+  stderr: "null",
+}).spawn();
+try {
+  const agent = await waitForAgent(dir);
+  await new Promise((r) => setTimeout(r, 2000));
+  const rssStart = rssKiB(agent.pid);
+
+  const direct: number[] = [];
+  const cli: number[] = [];
+  const version: number[] = [];
+  const api: number[] = [];
+  const submit = async () => {
+    const t0 = performance.now();
+    const res = await fetch(`${agent.apiUrl}/v1/jobs?attach=1`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${agent.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ executor: "exec", task: { command: ["true"] } }),
+    });
+    const text = await res.text();
+    if (!text.includes('"state":"succeeded"')) throw new Error(`job failed: ${text}`);
+    return performance.now() - t0;
+  };
+  // Warm-up, then alternate so drift hits all the same.
+  await timed("true", []);
+  await timed(Deno.execPath(), [...FLAGS, MAIN, "run", "--", "true"], env);
+  await submit();
+  for (let i = 0; i < RUNS; i++) {
+    direct.push(await timed("true", []));
+    cli.push(await timed(Deno.execPath(), [...FLAGS, MAIN, "run", "--", "true"], env));
+    version.push(await timed(Deno.execPath(), [...FLAGS, MAIN, "version"], env));
+    api.push(await submit());
+  }
+  const rows: Array<[string, number[]]> = [
+    ["spawn `true` directly", direct],
+    ["`herd run -- true` (CLI process)", cli],
+    ["`herd version` (CLI start-up only)", version],
+    ["API submit → end (agent side, no CLI)", api],
+  ];
+  console.log("| what | min | p50 | p90 | max |\n|---|---|---|---|---|");
+  for (const [name, xs] of rows) {
+    const s = stats(xs);
+    console.log(`| ${name} | ${ms(s.min)} | ${ms(s.p50)} | ${ms(s.p90)} | ${ms(s.max)} |`);
+  }
+  const ratios = cli.map((c, i) => c / direct[i]);
+  const apiRatios = api.map((a, i) => a / direct[i]);
+  console.log(
+    `\nratio herd run / direct, pair by pair: p50 ${stats(ratios).p50.toFixed(1)}×` +
+      ` (min ${stats(ratios).min.toFixed(1)}×, max ${stats(ratios).max.toFixed(1)}×)`,
+  );
+  console.log(`ratio API round trip / direct: p50 ${stats(apiRatios).p50.toFixed(1)}×`);
+
+  console.log("\n## idle agent RSS\n");
+  for (let i = 0; i < 200; i++) await submit();
+  const rssAfterJobs = rssKiB(agent.pid);
+  await new Promise((r) => setTimeout(r, 10_000));
+  const rssIdle = rssKiB(agent.pid);
+  console.log("| when | RSS |\n|---|---|");
+  console.log(`| 2 s after start | ${(rssStart / 1024).toFixed(1)} MiB |`);
+  console.log(
+    `| right after ${RUNS * 2 + 2 + 200} jobs | ${(rssAfterJobs / 1024).toFixed(1)} MiB |`,
+  );
+  console.log(`| 10 s idle after the jobs | ${(rssIdle / 1024).toFixed(1)} MiB |`);
+  console.log(
+    `\nbudget: 50 MiB (the seed's Raspberry Pi limit): ${rssIdle / 1024 < 50 ? "within" : "OVER"}`,
+  );
+} finally {
+  agentProc.kill("SIGTERM");
+  await agentProc.status;
+}

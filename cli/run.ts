@@ -1,0 +1,261 @@
+// `herd run`: submit a job, stream its output, exit with its exit code.
+
+import { resolve } from "node:path";
+import type { JobRecord } from "../core/jobs/job.ts";
+import type { StreamLine } from "../core/api/follow.ts";
+import type { JobRequest } from "../core/jobs/runner.ts";
+import { HerdError, UsageError } from "../core/errors.ts";
+import { parseDuration, parseSize } from "../core/units.ts";
+import { Client, dataDir, ndjson, parse, printJson, writeAll } from "./common.ts";
+
+export const HELP = `Usage: herd run [flags] -- COMMAND [ARGS...]
+       herd run [flags] --module FILE [--payload JSON] [--allow-read=PATH]...
+
+Runs a job on the node: a process (after --), or a module's default export in a
+sandboxed worker (--module). Streams its output and exits with its exit code.
+
+Flags:
+  --cpu N              CPUs to reserve (fractions allowed; default jobs.defaultCpu)
+  --mem SIZE           memory to reserve, e.g. 512M, 2G (default jobs.defaultMem)
+  --gpu N              GPUs to reserve (exported as CUDA_VISIBLE_DEVICES)
+  --timeout DURATION   stop the job after e.g. 30s, 5m, 1h30m
+  --env K=V            environment variable for the job (repeatable)
+  --name NAME          job name (default: its id)
+  -d, --detach         print the job id and return at once
+  --json               with -d: print the job record as JSON
+  --module FILE        run FILE's default export (a Deno function job)
+  --payload JSON       the argument passed to it (default null)
+  --allow-read=PATHS   grant the function read access (comma-separated; repeatable)
+  --allow-write=PATHS  grant write access
+  --allow-net=HOSTS    grant network access
+  --allow-env=NAMES    grant access to environment variables
+  --executor NAME      run with another executor plugin (its task is --task JSON)
+  --task JSON          the task for --executor
+
+Exit status: the job's exit code; 124 when it timed out; 125 when herd itself
+failed (the job does not fit, no node is running, …); 2 for a usage error.
+`;
+
+/** herd's own failures, as docker run does, so they differ from the job's codes. */
+export const EXIT_HERD_FAILED = 125;
+
+const positiveNumber = (text: string, flag: string, max: number, integer: boolean): number => {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`${flag} must be a ${integer ? "whole " : ""}number >= 0: got '${text}'`);
+  }
+  if (n > max) throw new UsageError(`${flag} must be at most ${max}: got '${text}'`);
+  return n;
+};
+
+function splitList(values: string[] | undefined): string[] | undefined {
+  if (!values) return undefined;
+  return values.flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean);
+}
+
+/** Builds the job request from the command line; throws UsageError on anything off. */
+export async function buildRequest(
+  args: string[],
+): Promise<{ req: JobRequest; detach: boolean; json: boolean; dir?: string } | "help"> {
+  const dd = args.indexOf("--");
+  const flagArgs = dd >= 0 ? args.slice(0, dd) : args;
+  const command = dd >= 0 ? args.slice(dd + 1) : undefined;
+  const { values, positionals } = parse("run", flagArgs, {
+    "cpu": { type: "string" },
+    "mem": { type: "string" },
+    "gpu": { type: "string" },
+    "timeout": { type: "string" },
+    "env": { type: "string", multiple: true },
+    "name": { type: "string" },
+    "detach": { type: "boolean", short: "d" },
+    "json": { type: "boolean" },
+    "module": { type: "string" },
+    "payload": { type: "string" },
+    "allow-read": { type: "string", multiple: true },
+    "allow-write": { type: "string", multiple: true },
+    "allow-net": { type: "string", multiple: true },
+    "allow-env": { type: "string", multiple: true },
+    "executor": { type: "string" },
+    "task": { type: "string" },
+  }, Infinity);
+  if (values.help) return "help";
+  if (positionals.length > 0) {
+    throw new UsageError(
+      `run: put the command after --: herd run [flags] -- ${positionals.join(" ")}`,
+    );
+  }
+  const kinds =
+    [command !== undefined, values.module !== undefined, values.executor !== undefined].filter(
+      Boolean,
+    ).length;
+  if (kinds === 0) {
+    throw new UsageError("run: nothing to run: give a command after --, or --module FILE", {
+      hint: "herd run -- echo hello",
+    });
+  }
+  if (kinds > 1) {
+    throw new UsageError("run: give only one of a command after --, --module or --executor");
+  }
+  if (command !== undefined && command.length === 0) {
+    throw new UsageError("run: no command after --", { hint: "herd run -- echo hello" });
+  }
+
+  const req: JobRequest = { executor: "exec", task: {} };
+  if (values.name !== undefined) req.name = values.name;
+  const resources: NonNullable<JobRequest["resources"]> = {};
+  if (values.cpu !== undefined) resources.cpu = positiveNumber(values.cpu, "--cpu", 4096, false);
+  if (values.mem !== undefined) resources.memBytes = parseSize(values.mem, "--mem");
+  if (values.gpu !== undefined) resources.gpus = positiveNumber(values.gpu, "--gpu", 1024, true);
+  if (Object.keys(resources).length) req.resources = resources;
+  if (values.timeout !== undefined) {
+    req.timeoutMs = parseDuration(values.timeout, "--timeout");
+    if (req.timeoutMs === 0) {
+      throw new UsageError("--timeout must be more than 0 (leave it out for none)");
+    }
+  }
+  const env: Record<string, string> = {};
+  for (const kv of values.env ?? []) {
+    const eq = kv.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--env takes NAME=VALUE: got '${kv}'`);
+    env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+
+  if (command !== undefined) {
+    req.task = { command, cwd: Deno.cwd(), ...(Object.keys(env).length ? { env } : {}) };
+  } else if (values.module !== undefined) {
+    req.executor = "deno";
+    const path = resolve(values.module);
+    let source: string;
+    try {
+      source = await Deno.readTextFile(path);
+    } catch (e) {
+      throw new UsageError(
+        `--module: cannot read ${path}: ${
+          e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
+        }`,
+      );
+    }
+    let payload: unknown = null;
+    if (values.payload !== undefined) {
+      try {
+        payload = JSON.parse(values.payload);
+      } catch (e) {
+        throw new UsageError(`--payload must be JSON: ${(e as Error).message}`);
+      }
+    }
+    const allow: Record<string, string[]> = {};
+    for (const k of ["read", "write", "net", "env"] as const) {
+      const list = splitList(values[`allow-${k}`]);
+      if (list?.length) {
+        allow[k] = k === "read" || k === "write" ? list.map((p) => resolve(p)) : list;
+      }
+    }
+    if (Object.keys(env).length) {
+      throw new UsageError(
+        "--env is for commands; a --module function gets its input from --payload",
+      );
+    }
+    req.task = { module: { name: path, source }, payload, allow };
+  } else {
+    req.executor = values.executor!;
+    try {
+      req.task = values.task === undefined ? {} : JSON.parse(values.task);
+    } catch (e) {
+      throw new UsageError(`--task must be JSON: ${(e as Error).message}`);
+    }
+  }
+  for (const flag of ["payload", "allow-read", "allow-write", "allow-net", "allow-env"] as const) {
+    if (values[flag] !== undefined && values.module === undefined) {
+      throw new UsageError(`--${flag} goes with --module`);
+    }
+  }
+  return {
+    req,
+    detach: values.detach ?? false,
+    json: values.json ?? false,
+    dir: values["data-dir"],
+  };
+}
+
+/** The exit code `herd run` returns for a finished job. */
+export function exitCodeOf(job: JobRecord): number {
+  if (job.state === "succeeded") return 0;
+  return job.exitCode ?? 1;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const built = await buildRequest(args);
+  if (built === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  try {
+    return await submit(built);
+  } catch (e) {
+    if (e instanceof HerdError && !(e instanceof UsageError)) {
+      console.error(`herd: ${e.message}`);
+      if (e.hint) console.error(`      ${e.hint}`);
+      return EXIT_HERD_FAILED;
+    }
+    throw e;
+  }
+}
+
+async function submit(
+  b: { req: JobRequest; detach: boolean; json: boolean; dir?: string },
+): Promise<number> {
+  const client = await Client.connect(dataDir(b.dir).path);
+  if (b.detach) {
+    const job = await client.json<JobRecord>("POST", "/v1/jobs", b.req);
+    if (b.json) printJson(job);
+    else console.log(job.id);
+    return 0;
+  }
+  const res = await client.request("POST", "/v1/jobs?attach=1", b.req);
+  let jobId: string | undefined;
+  let interrupted = 0;
+  const onInt = () => {
+    // Ctrl-C stops the job, as `docker run` does; the stream then reports its end.
+    if (++interrupted > 1 || !jobId) Deno.exit(130);
+    console.error(`herd: stopping job ${jobId} (Ctrl-C again to leave it running)`);
+    client.request("POST", `/v1/jobs/${jobId}/kill`).catch(() => {});
+  };
+  Deno.addSignalListener("SIGINT", onInt);
+  try {
+    for await (const line of ndjson<StreamLine>(res)) {
+      switch (line.t) {
+        case "job":
+          jobId = line.job.id;
+          break;
+        case "out":
+          await writeAll(Deno.stdout, Uint8Array.fromBase64(line.d));
+          break;
+        case "err":
+          await writeAll(Deno.stderr, Uint8Array.fromBase64(line.d));
+          break;
+        case "gap":
+          console.error(
+            `herd: ${line.bytes} bytes of output were dropped (the terminal read too slowly)`,
+          );
+          break;
+        case "end":
+          return report(line.job);
+      }
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+  }
+  throw new HerdError(`the node closed the stream before job ${jobId ?? ""} ended`, {
+    hint: jobId ? `see 'herd ps --all' and 'herd logs ${jobId}'` : undefined,
+  });
+}
+
+function report(job: JobRecord): number {
+  if (job.spec.executor === "deno" && job.state === "succeeded") {
+    console.log(JSON.stringify(job.result ?? null));
+  }
+  if (job.state !== "succeeded" && job.reason && !/^exited with code/.test(job.reason)) {
+    console.error(`herd: job ${job.id} ${job.state}: ${job.reason}`);
+  }
+  return exitCodeOf(job);
+}

@@ -1,0 +1,236 @@
+// A running node: composes the parts (data dir, store, profile, plugins, jobs,
+// API) and owns their start and stop order. Each part keeps its own narrow
+// interface; the agent only wires them.
+
+import type { HerdConfig, ResolvedConfig } from "./config.ts";
+import { cryptoRandom, systemClock } from "./clock.ts";
+import {
+  type AgentInfo,
+  ensureToken,
+  files,
+  lockDataDir,
+  removeAgentInfo,
+  writeAgentInfo,
+} from "./datadir.ts";
+import { HerdError } from "./errors.ts";
+import { newNodeId } from "./ids.ts";
+import { keys, openStore, type SelfRecord } from "./store.ts";
+import { createApi, type NodeStatus } from "./api/app.ts";
+import { LogHub } from "./jobs/logs.ts";
+import { JobRunner } from "./jobs/runner.ts";
+import type { Capacity } from "./jobs/admission.ts";
+import { classify, classLabel } from "./profile/classify.ts";
+import { LiveProbe } from "./profile/probe.ts";
+import { type LiveLoad, liveLoad } from "./profile/live.ts";
+import type { HardwareProfile, NodeClass } from "./profile/types.ts";
+import { loadProfile } from "./profile_source.ts";
+import { importPlugin, PluginSet } from "../plugins/loader.ts";
+import { VERSION } from "./version.ts";
+
+export interface AgentOptions {
+  dataDir: string;
+  config: ResolvedConfig;
+  /** A recorded probe or profile to run with instead of probing (emulated node). */
+  profileFrom?: string;
+  log: (line: string) => void;
+}
+
+export interface Agent {
+  info: AgentInfo;
+  name: string;
+  class: NodeClass;
+  profile: HardwareProfile;
+  capacity: Capacity;
+  emulated: boolean;
+  /** Resolves when the agent has stopped. */
+  finished: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+export function capacityOf(profile: HardwareProfile, c: HerdConfig): Capacity {
+  return {
+    cpuMilli: Math.max(0, Math.round((profile.cpu.threads - c["resources.reservedCpu"]) * 1000)),
+    memBytes: Math.max(0, profile.memory.totalBytes - c["resources.reservedMem"]),
+    gpus: profile.gpus.filter((g) => g.schedulable).map((g) => g.index),
+  };
+}
+
+async function selfRecord(kv: Deno.Kv): Promise<SelfRecord> {
+  const found = await kv.get<SelfRecord>(keys.self());
+  if (found.value) return found.value;
+  const rec: SelfRecord = { id: newNodeId(cryptoRandom), createdAt: systemClock.now() };
+  const res = await kv.atomic().check(found).set(keys.self(), rec).commit();
+  if (!res.ok) return selfRecord(kv);
+  return rec;
+}
+
+export async function startAgent(o: AgentOptions): Promise<Agent> {
+  const config = o.config.values;
+  const lock = await lockDataDir(o.dataDir);
+  const cleanups: Array<() => Promise<void> | void> = [() => lock.close()];
+  const cleanup = async () => {
+    for (const f of cleanups.reverse()) await f();
+  };
+  try {
+    return await start(o, config, lock, cleanups, cleanup);
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+async function start(
+  o: AgentOptions,
+  config: HerdConfig,
+  _lock: Deno.FsFile,
+  cleanups: Array<() => Promise<void> | void>,
+  cleanup: () => Promise<void>,
+): Promise<Agent> {
+  const startedAt = systemClock.now();
+  const kv = await openStore(files(o.dataDir).kv);
+  cleanups.push(() => kv.close());
+  const self = await selfRecord(kv);
+
+  const probe = new LiveProbe();
+  const loaded = await loadProfile(o.profileFrom, probe);
+  const profile = loaded.profile;
+  const emulated = o.profileFrom !== undefined;
+  const nodeClass = classify(profile);
+  const name = config["node.name"] || profile.hostname;
+  const capacity = capacityOf(profile, config);
+
+  const plugins = new PluginSet();
+  for (const path of config["plugins.paths"]) plugins.add(await importPlugin(path), path);
+
+  // The live load: re-read on an interval, never on a request's path.
+  let load: LiveLoad | undefined = emulated ? undefined : await liveLoad(probe);
+  const loadTimer = emulated ? undefined : setInterval(async () => {
+    try {
+      load = await liveLoad(probe);
+    } catch (e) {
+      o.log(`herd: reading the live load failed: ${(e as Error).message}`);
+    }
+  }, config["agent.loadInterval"]);
+  cleanups.push(() => clearInterval(loadTimer));
+
+  const counters: Record<string, number> = {};
+  const hub = new LogHub();
+  const runner = new JobRunner({
+    kv,
+    nodeId: self.id,
+    config,
+    plugins,
+    capacity,
+    liveMemAvailable: () => load?.memAvailableBytes,
+    clock: systemClock,
+    random: cryptoRandom,
+    hub,
+    observe: (e) => {
+      const k = e.type === "refused"
+        ? `jobs_refused{reason=${e.code}}`
+        : e.type === "finished"
+        ? `jobs_finished{state=${e.record.state}}`
+        : "jobs_submitted";
+      counters[k] = (counters[k] ?? 0) + 1;
+    },
+  });
+  const lost = await runner.recover();
+  for (const j of lost) {
+    o.log(`herd: job ${j.id} (${j.spec.name}) was running when the agent stopped: marked lost`);
+  }
+  await runner.prune();
+
+  const token = await ensureToken(o.dataDir);
+  let apiUrl = "";
+  const status = async (): Promise<NodeStatus> => {
+    const alloc = await runner.allocation();
+    const cap = {
+      cpu: capacity.cpuMilli / 1000,
+      memBytes: capacity.memBytes,
+      gpus: capacity.gpus.length,
+    };
+    const used = { cpu: alloc.cpuMilli / 1000, memBytes: alloc.memBytes, gpus: alloc.gpus.length };
+    return {
+      id: self.id,
+      name,
+      class: nodeClass,
+      classLabel: classLabel(nodeClass),
+      arch: profile.cpu.arch,
+      emulated,
+      profileSource: o.profileFrom,
+      version: VERSION,
+      pid: Deno.pid,
+      startedAt,
+      uptimeMs: systemClock.now() - startedAt,
+      dataDir: o.dataDir,
+      apiUrl,
+      configProfile: o.config.profile,
+      labels: { ...config["node.labels"] },
+      capacity: cap,
+      allocated: used,
+      free: {
+        cpu: cap.cpu - used.cpu,
+        memBytes: cap.memBytes - used.memBytes,
+        gpus: cap.gpus - used.gpus,
+      },
+      load: load ? { ...load } : {
+        onBattery: profile.power.source === "battery",
+        batteryPercent: profile.power.batteryPercent,
+        temperatureC: profile.temperatureC,
+      },
+      jobs: { running: runner.runningCount },
+      executors: plugins.names("executor"),
+    };
+  };
+  const api = createApi({
+    token,
+    kv,
+    runner,
+    hub,
+    profile,
+    config: o.config,
+    status,
+    counters: () => counters,
+  });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: config["api.host"],
+      port: config["api.port"],
+      onListen: () => {},
+      onError: (e) => {
+        o.log(`herd: API error: ${(e as Error).stack ?? e}`);
+        return new Response("internal error", { status: 500 });
+      },
+    }, api.fetch);
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new HerdError(`the API port ${config["api.host"]}:${config["api.port"]} is in use`, {
+        hint:
+          "another program (or herd node) has it: start with --api-port N, or --api-port 0 for any free port",
+        cause: e,
+      });
+    }
+    throw e;
+  }
+  cleanups.push(() => server.shutdown());
+  apiUrl = `http://${server.addr.hostname}:${server.addr.port}`;
+  const info: AgentInfo = { pid: Deno.pid, nodeId: self.id, apiUrl, startedAt };
+  await writeAgentInfo(o.dataDir, info);
+  cleanups.push(() => removeAgentInfo(o.dataDir));
+
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((r) => resolveFinished = r);
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      o.log(`herd: stopping (${reason})`);
+      await removeAgentInfo(o.dataDir);
+      await runner.shutdown(`the node stopped (${reason}) while the job was running`);
+      await cleanup();
+      resolveFinished();
+    })();
+    return stopping;
+  };
+  return { info, name, class: nodeClass, profile, capacity, emulated, finished, stop };
+}

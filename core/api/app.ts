@@ -1,0 +1,203 @@
+// The local HTTP API: what the CLI and the dashboard talk to. Every route but
+// /v1/health needs the data dir's token (`Authorization: Bearer …`). Errors are
+// JSON `{ error: { code, message, hint? } }` with a fitting status.
+
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { ResolvedConfig } from "../config.ts";
+import type { HardwareProfile, NodeClass } from "../profile/types.ts";
+import type { JobRunner } from "../jobs/runner.ts";
+import type { LogHub } from "../jobs/logs.ts";
+import { followStream } from "./follow.ts";
+import { renderMetrics } from "./metrics.ts";
+import { MAX_DURATION_MS, MAX_SIZE_BYTES } from "../units.ts";
+
+/** What `/v1/status` reports. */
+export interface NodeStatus {
+  id: string;
+  name: string;
+  class: NodeClass;
+  classLabel: string;
+  arch: string;
+  emulated: boolean;
+  profileSource?: string;
+  version: string;
+  pid: number;
+  startedAt: number;
+  uptimeMs: number;
+  dataDir: string;
+  apiUrl: string;
+  configProfile: string;
+  labels: Record<string, string>;
+  capacity: { cpu: number; memBytes: number; gpus: number };
+  allocated: { cpu: number; memBytes: number; gpus: number };
+  free: { cpu: number; memBytes: number; gpus: number };
+  load: {
+    memAvailableBytes?: number;
+    load1?: number;
+    batteryPercent?: number;
+    onBattery: boolean;
+    temperatureC?: number;
+  };
+  jobs: { running: number };
+  executors: string[];
+}
+
+export interface ApiDeps {
+  token: string;
+  kv: Deno.Kv;
+  runner: JobRunner;
+  hub: LogHub;
+  profile: HardwareProfile;
+  config: ResolvedConfig;
+  status: () => Promise<NodeStatus>;
+  counters: () => Record<string, number>;
+}
+
+/** Largest request body accepted (a job spec with its module source). */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+const JobRequestSchema = v.strictObject({
+  name: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "name: letters, digits, _ . - (up to 63)"),
+    ),
+  ),
+  executor: v.pipe(v.string(), v.minLength(1)),
+  task: v.record(v.string(), v.unknown()),
+  resources: v.optional(v.strictObject({
+    cpu: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(4096))),
+    memBytes: v.optional(
+      v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_SIZE_BYTES)),
+    ),
+    gpus: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1024))),
+  })),
+  timeoutMs: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_DURATION_MS)),
+  ),
+});
+
+function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+const NDJSON = { "content-type": "application/x-ndjson", "cache-control": "no-store" };
+
+export function createApi(d: ApiDeps): Hono {
+  const app = new Hono();
+  const fail = (status: number, code: string, message: string, hint?: string) =>
+    Response.json({ error: { code, message, ...(hint ? { hint } : {}) } }, { status });
+
+  app.onError((err) => {
+    console.error(`herd: API error: ${err.stack ?? err}`);
+    return fail(500, "internal", `internal error: ${err.message}`);
+  });
+  app.notFound((c) => fail(404, "not_found", `no route ${c.req.method} ${c.req.path}`));
+
+  app.get("/v1/health", (c) => c.json({ ok: true }));
+
+  app.use("*", async (c, next) => {
+    const auth = c.req.header("authorization") ?? "";
+    const given = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
+    if (!timingSafeEqual(given, d.token)) {
+      return fail(
+        401,
+        "unauthorized",
+        "missing or wrong API token",
+        "the CLI reads it from api.token in the data dir",
+      );
+    }
+    await next();
+  });
+
+  app.get("/v1/status", async (c) => c.json(await d.status()));
+  app.get("/v1/profile", (c) => c.json(d.profile));
+  app.get("/v1/config", (c) => c.json(d.config));
+  app.get("/metrics", async (c) =>
+    c.text(renderMetrics(await d.status(), d.counters()), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
+
+  app.get("/v1/jobs", async (c) => {
+    const all = c.req.query("all") === "1" || c.req.query("all") === "true";
+    return c.json(await d.runner.list(all));
+  });
+
+  app.post("/v1/jobs", async (c) => {
+    const length = Number(c.req.header("content-length") ?? "0");
+    if (length > MAX_BODY_BYTES) {
+      return fail(413, "too_large", `request body over ${MAX_BODY_BYTES} bytes`);
+    }
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return fail(400, "invalid", "the request body is not JSON");
+    }
+    const parsed = v.safeParse(JobRequestSchema, body);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const path = issue.path?.map((p) => p.key).join(".") ?? "";
+      return fail(400, "invalid", `${path ? path + ": " : ""}${issue.message}`);
+    }
+    const res = await d.runner.submit(parsed.output);
+    if (!res.ok) {
+      return res.code === "invalid"
+        ? fail(400, "invalid", res.message)
+        : fail(409, "does_not_fit", `the job does not fit this node: ${res.message}`);
+    }
+    if (c.req.query("attach") !== "1") return c.json(res.record, 201);
+    const stream = followStream({
+      kv: d.kv,
+      hub: d.hub,
+      jobId: res.record.id,
+      follow: true,
+      first: res.record,
+      record: () => d.runner.get(res.record.id),
+    });
+    return new Response(stream, { status: 201, headers: NDJSON });
+  });
+
+  const withJob = async (idOrPrefix: string) => {
+    const r = await d.runner.resolve(idOrPrefix);
+    if (!r.ok) return { error: fail(404, "no_such_job", r.message, "`herd ps --all` lists jobs") };
+    return { id: r.id };
+  };
+
+  app.get("/v1/jobs/:id", async (c) => {
+    const j = await withJob(c.req.param("id"));
+    if ("error" in j) return j.error;
+    return c.json(await d.runner.get(j.id));
+  });
+
+  app.get("/v1/jobs/:id/logs", async (c) => {
+    const j = await withJob(c.req.param("id"));
+    if ("error" in j) return j.error;
+    const follow = c.req.query("follow") === "1";
+    const stream = followStream({
+      kv: d.kv,
+      hub: d.hub,
+      jobId: j.id,
+      follow,
+      record: () => d.runner.get(j.id),
+    });
+    return new Response(stream, { headers: NDJSON });
+  });
+
+  app.post("/v1/jobs/:id/kill", async (c) => {
+    const j = await withJob(c.req.param("id"));
+    if ("error" in j) return j.error;
+    const record = await d.runner.get(j.id);
+    if (!d.runner.kill(j.id)) {
+      return fail(409, "not_running", `job ${j.id} is not running (it is ${record?.state})`);
+    }
+    await d.runner.settled(j.id);
+    return c.json(await d.runner.get(j.id));
+  });
+
+  return app;
+}

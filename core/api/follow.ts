@@ -1,0 +1,89 @@
+// Streams a job's output as NDJSON: the stored tail first, then live output until
+// the job ends, each byte once. Lines:
+//   {"t":"job","job":{…}}              (attach only: the admitted job)
+//   {"t":"out"|"err","d":"<base64>"}   output bytes
+//   {"t":"end","job":{…}}              the final record
+//   {"t":"gap","bytes":N}              output dropped because the reader was too slow
+
+import type { JobRecord } from "../jobs/job.ts";
+import { isFinal } from "../jobs/job.ts";
+import { type LogChunk, type LogHub, readStoredLogs } from "../jobs/logs.ts";
+
+export type StreamLine =
+  | { t: "job"; job: JobRecord }
+  | { t: "out" | "err"; d: string }
+  | { t: "end"; job: JobRecord }
+  | { t: "gap"; bytes: number };
+
+/** A reader further behind than this loses live output (noted with a `gap` line). */
+export const MAX_FOLLOWER_BACKLOG = 8 * 1024 * 1024;
+
+const enc = new TextEncoder();
+const line = (l: StreamLine) => enc.encode(JSON.stringify(l) + "\n");
+const chunkLine = (c: LogChunk) =>
+  line({ t: c.stream === "stdout" ? "out" : "err", d: c.data.toBase64() });
+
+export interface FollowOptions {
+  kv: Deno.Kv;
+  hub: LogHub;
+  jobId: string;
+  /** Keep streaming until the job ends; otherwise stop after the stored tail. */
+  follow: boolean;
+  /** Sent first (attach). */
+  first?: JobRecord;
+  /** Reads the current record (after subscribing, so no end is missed). */
+  record: () => Promise<JobRecord | null>;
+}
+
+export function followStream(o: FollowOptions): ReadableStream<Uint8Array> {
+  let unsubscribe = () => {};
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      if (o.first) controller.enqueue(line({ t: "job", job: o.first }));
+      let replaying = true;
+      const early: LogChunk[] = [];
+      let endRecord: JobRecord | undefined;
+      let dropped = 0;
+      let closed = false;
+      const close = (rec: JobRecord) => {
+        if (closed) return;
+        closed = true;
+        if (dropped) controller.enqueue(line({ t: "gap", bytes: dropped }));
+        controller.enqueue(line({ t: "end", job: rec }));
+        controller.close();
+        unsubscribe();
+      };
+      if (o.follow) {
+        unsubscribe = o.hub.subscribe(o.jobId, {
+          chunk(c) {
+            if (replaying) early.push(c);
+            else if ((controller.desiredSize ?? 0) < -MAX_FOLLOWER_BACKLOG) {
+              dropped += c.data.length;
+            } else if (!closed) controller.enqueue(chunkLine(c));
+          },
+          end(rec) {
+            if (replaying) endRecord = rec;
+            else close(rec);
+          },
+        });
+      }
+      const stored = await readStoredLogs(o.kv, o.jobId);
+      let last = 0;
+      for (const c of stored) {
+        controller.enqueue(chunkLine(c));
+        last = c.last;
+      }
+      for (const c of early) if (c.seq > last) controller.enqueue(chunkLine(c));
+      replaying = false;
+      if (endRecord) return close(endRecord);
+      const rec = await o.record();
+      if (!o.follow || !rec || isFinal(rec.state)) {
+        if (rec) close(rec);
+        else controller.close();
+      }
+    },
+    cancel() {
+      unsubscribe();
+    },
+  });
+}

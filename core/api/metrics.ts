@@ -1,0 +1,96 @@
+// Prometheus text exposition (format 0.0.4) of the node's gauges and counters.
+
+import type { NodeStatus } from "./app.ts";
+
+function esc(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+interface Metric {
+  name: string;
+  help: string;
+  type: "gauge" | "counter";
+  samples: Array<{ labels?: Record<string, string>; value: number }>;
+}
+
+function render(metrics: Metric[]): string {
+  const out: string[] = [];
+  for (const m of metrics) {
+    out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`);
+    for (const s of m.samples) {
+      const labels = s.labels
+        ? "{" + Object.entries(s.labels).map(([k, v]) => `${k}="${esc(v)}"`).join(",") + "}"
+        : "";
+      out.push(`${m.name}${labels} ${Number.isFinite(s.value) ? s.value : 0}`);
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+/** Counter names are `herd_<name>_total`; keys like `jobs_finished{state=failed}` carry one label. */
+export function renderMetrics(s: NodeStatus, counters: Record<string, number>): string {
+  const gauge = (name: string, help: string, value: number): Metric => ({
+    name,
+    help,
+    type: "gauge",
+    samples: [{ value }],
+  });
+  const metrics: Metric[] = [
+    {
+      name: "herd_node_info",
+      help: "Node identity; always 1.",
+      type: "gauge",
+      samples: [{
+        labels: {
+          id: s.id,
+          name: s.name,
+          class: s.class.kind,
+          arch: s.arch,
+          emulated: String(s.emulated),
+        },
+        value: 1,
+      }],
+    },
+    gauge("herd_uptime_seconds", "Seconds since the agent started.", s.uptimeMs / 1000),
+    gauge("herd_capacity_cpus", "CPUs offered to jobs.", s.capacity.cpu),
+    gauge("herd_allocated_cpus", "CPUs reserved by running jobs.", s.allocated.cpu),
+    gauge("herd_capacity_memory_bytes", "Memory offered to jobs.", s.capacity.memBytes),
+    gauge("herd_allocated_memory_bytes", "Memory reserved by running jobs.", s.allocated.memBytes),
+    gauge("herd_capacity_gpus", "Schedulable GPUs.", s.capacity.gpus),
+    gauge("herd_allocated_gpus", "GPUs reserved by running jobs.", s.allocated.gpus),
+    gauge("herd_jobs_running", "Jobs running on this node.", s.jobs.running),
+    gauge("process_resident_memory_bytes", "Resident memory of the agent.", Deno.memoryUsage().rss),
+  ];
+  if (s.load.memAvailableBytes !== undefined) {
+    metrics.push(
+      gauge(
+        "herd_memory_available_bytes",
+        "MemAvailable of the machine.",
+        s.load.memAvailableBytes,
+      ),
+    );
+  }
+  if (s.load.load1 !== undefined) {
+    metrics.push(gauge("herd_load1", "1-minute load average.", s.load.load1));
+  }
+  if (s.load.batteryPercent !== undefined) {
+    metrics.push(gauge("herd_battery_percent", "Battery charge.", s.load.batteryPercent));
+  }
+  if (s.load.temperatureC !== undefined) {
+    metrics.push(gauge("herd_temperature_celsius", "Hottest thermal zone.", s.load.temperatureC));
+  }
+  const byName = new Map<string, Metric>();
+  for (const [key, value] of Object.entries(counters).sort()) {
+    const m = /^([a-z_]+)(?:\{(\w+)=([^}]*)\})?$/.exec(key);
+    if (!m) continue;
+    const name = `herd_${m[1]}_total`;
+    let metric = byName.get(name);
+    if (!metric) {
+      metric = { name, help: `Count of ${m[1].replace(/_/g, " ")}.`, type: "counter", samples: [] };
+      byName.set(name, metric);
+      metrics.push(metric);
+    }
+    metric.samples.push({ labels: m[2] ? { [m[2]]: m[3] } : undefined, value });
+  }
+  return render(metrics);
+}

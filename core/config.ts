@@ -1,0 +1,435 @@
+// Every tunable of a herd node, with its unit and default, in one table — in the
+// spirit of memberlist's config.go. Named profiles (`lan`, `wan`, `local`) are
+// written as overrides of the `lan` defaults. A value is resolved once, in this
+// order (later wins): default → profile → herd.toml → HERD_* environment → flags.
+// `herd config` prints every value and where it came from.
+
+import { parse as parseToml } from "smol-toml";
+import { ConfigError, UsageError } from "./errors.ts";
+import { formatBytes, formatDuration, parseDuration, parseSize } from "./units.ts";
+
+type Kind = "int" | "number" | "bytes" | "duration" | "string" | "bool" | "labels" | "strings";
+
+interface Setting<T> {
+  kind: Kind;
+  default: T;
+  /** Unit, shown by `herd config` and in the docs. */
+  unit: string;
+  doc: string;
+  min?: number;
+  max?: number;
+}
+
+type Labels = Readonly<Record<string, string>>;
+
+const int = (s: Omit<Setting<number>, "kind">): Setting<number> => ({ kind: "int", ...s });
+const num = (s: Omit<Setting<number>, "kind">): Setting<number> => ({ kind: "number", ...s });
+const bytes = (s: Omit<Setting<number>, "kind" | "unit">): Setting<number> => ({
+  kind: "bytes",
+  unit: "bytes",
+  ...s,
+});
+const duration = (s: Omit<Setting<number>, "kind" | "unit">): Setting<number> => ({
+  kind: "duration",
+  unit: "ms",
+  ...s,
+});
+const str = (s: Omit<Setting<string>, "kind">): Setting<string> => ({ kind: "string", ...s });
+const labels = (s: Omit<Setting<Labels>, "kind" | "unit">): Setting<Labels> => ({
+  kind: "labels",
+  unit: "key=value",
+  ...s,
+});
+const strings = (s: Omit<Setting<readonly string[]>, "kind">): Setting<readonly string[]> => ({
+  kind: "strings",
+  ...s,
+});
+
+/** The table. Keys are `section.name`; herd.toml uses `[section]` tables. */
+export const SETTINGS = {
+  "node.name": str({
+    default: "",
+    unit: "name",
+    doc: "Node name shown in listings; empty means the host name.",
+  }),
+  "node.labels": labels({
+    default: {},
+    doc: 'Labels for placement constraints, e.g. zone = "lab".',
+  }),
+  "api.host": str({
+    default: "127.0.0.1",
+    unit: "address",
+    doc: "Address the local HTTP API listens on. Loopback: the CLI and dashboard are local.",
+  }),
+  "api.port": int({
+    default: 7948,
+    unit: "TCP port",
+    min: 0,
+    max: 65535,
+    doc: "Port of the local HTTP API; 0 picks a free port (written to agent.json).",
+  }),
+  "agent.loadInterval": duration({
+    default: 5_000,
+    min: 100,
+    doc: "How often the node re-reads its live load (free memory, load, battery, temperature).",
+  }),
+  "jobs.defaultCpu": num({
+    default: 0.1,
+    unit: "CPUs",
+    min: 0,
+    max: 4096,
+    doc: "CPUs reserved for a job that does not give --cpu.",
+  }),
+  "jobs.defaultMem": bytes({
+    default: 64 * 1024 ** 2,
+    min: 0,
+    doc: "Memory reserved for a job that does not give --mem.",
+  }),
+  "jobs.defaultTimeout": duration({
+    default: 0,
+    min: 0,
+    doc: "Timeout for a job that does not give --timeout; 0 means none.",
+  }),
+  "jobs.killGrace": duration({
+    default: 10_000,
+    min: 0,
+    doc: "Time between SIGTERM and SIGKILL when a job is killed or times out.",
+  }),
+  "jobs.logTailBytes": bytes({
+    default: 1024 ** 2,
+    min: 4096,
+    max: 64 * 1024 ** 2,
+    doc: "Output kept per job in the store (the newest bytes); older output is dropped.",
+  }),
+  "jobs.logFlushInterval": duration({
+    default: 100,
+    min: 10,
+    doc: "How long output is batched before it is written to the store.",
+  }),
+  "jobs.historyLimit": int({
+    default: 1000,
+    unit: "jobs",
+    min: 1,
+    doc: "Finished jobs kept (with their log tails); the oldest are pruned past this.",
+  }),
+  "resources.reservedCpu": num({
+    default: 0,
+    unit: "CPUs",
+    min: 0,
+    doc: "CPUs kept back for the system: never offered to jobs.",
+  }),
+  "resources.reservedMem": bytes({
+    default: 0,
+    min: 0,
+    doc: "Memory kept back for the system: never offered to jobs.",
+  }),
+  "plugins.paths": strings({
+    default: [],
+    unit: "paths or URLs",
+    doc: "Third-party plugin modules to load at start (each exports `plugin`).",
+  }),
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
+type ValueOf<S> = S extends Setting<infer T> ? T : never;
+export type HerdConfig = { readonly [K in SettingKey]: ValueOf<(typeof SETTINGS)[K]> };
+
+export const PROFILE_NAMES = ["lan", "wan", "local"] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+/** Profiles as overrides of the `lan` defaults (memberlist's DefaultWANConfig/DefaultLocalConfig). */
+export const PROFILES: Record<ProfileName, Partial<HerdConfig>> = {
+  lan: {},
+  wan: {
+    "agent.loadInterval": 15_000,
+  },
+  local: {
+    // Loopback test clusters: fast feedback, short grace.
+    "agent.loadInterval": 500,
+    "jobs.killGrace": 2_000,
+    "jobs.logFlushInterval": 50,
+  },
+};
+
+export type Source =
+  | { from: "default" }
+  | { from: "profile"; name: ProfileName }
+  | { from: "file"; path: string }
+  | { from: "env"; name: string }
+  | { from: "flag"; name: string };
+
+export interface ResolvedConfig {
+  profile: ProfileName;
+  profileSource: Source;
+  values: HerdConfig;
+  sources: Readonly<Record<SettingKey, Source>>;
+}
+
+export interface ConfigInputs {
+  /** Contents and path of herd.toml, when there is one. */
+  file?: { path: string; text: string };
+  env: Readonly<Record<string, string>>;
+  /** `--profile` */
+  profileFlag?: string;
+  /** `--set key=value` and dedicated flags, already as key → raw text, with the flag's name. */
+  flags?: ReadonlyArray<{ key: string; value: string; flag: string }>;
+}
+
+/** The environment variable for a key: `jobs.defaultCpu` → `HERD_JOBS_DEFAULT_CPU`. */
+export function envName(key: SettingKey): string {
+  return "HERD_" + key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/\./g, "_").toUpperCase();
+}
+
+/** Environment variables herd reads that are not settings. */
+export const NON_SETTING_ENV = new Set([
+  "HERD_DATA_DIR",
+  "HERD_CONFIG",
+  "HERD_PROFILE",
+  "HERD_LOG",
+]);
+
+export function isSettingKey(key: string): key is SettingKey {
+  return Object.hasOwn(SETTINGS, key);
+}
+
+function describeSource(s: Source): string {
+  switch (s.from) {
+    case "default":
+      return "default";
+    case "profile":
+      return `profile ${s.name}`;
+    case "file":
+      return s.path;
+    case "env":
+      return `env ${s.name}`;
+    case "flag":
+      return `flag ${s.name}`;
+  }
+}
+export { describeSource };
+
+/** Converts a raw value (text from env/flags, or a TOML value) to the setting's type, validated. */
+export function coerce(key: SettingKey, raw: unknown, where: string): unknown {
+  const s: Setting<unknown> = SETTINGS[key];
+  const bad = (expected: string): never => {
+    throw new ConfigError(
+      `'${key}' ${where} must be ${expected}: got ${JSON.stringify(raw)}`,
+    );
+  };
+  let v: unknown;
+  switch (s.kind) {
+    case "int":
+    case "number": {
+      const n = typeof raw === "number"
+        ? raw
+        : typeof raw === "string" && raw.trim() !== ""
+        ? Number(raw)
+        : NaN;
+      if (!Number.isFinite(n)) bad(s.kind === "int" ? "a whole number" : "a number");
+      if (s.kind === "int" && !Number.isInteger(n)) bad("a whole number");
+      v = n;
+      break;
+    }
+    case "bytes":
+      if (typeof raw === "number" && Number.isInteger(raw) && raw >= 0) v = raw;
+      else if (typeof raw === "string") v = wrapUsage(() => parseSize(raw, `'${key}'`));
+      else bad("a size such as 512M");
+      break;
+    case "duration":
+      if (typeof raw === "number" && raw >= 0) v = raw;
+      else if (typeof raw === "string") v = wrapUsage(() => parseDuration(raw, `'${key}'`));
+      else bad("a duration such as 30s");
+      break;
+    case "string":
+      if (typeof raw !== "string") bad("a string");
+      v = raw;
+      break;
+    case "bool":
+      if (typeof raw === "boolean") v = raw;
+      else if (raw === "true" || raw === "1") v = true;
+      else if (raw === "false" || raw === "0") v = false;
+      else bad("true or false");
+      break;
+    case "labels":
+      v = coerceLabels(key, raw, bad);
+      break;
+    case "strings":
+      if (Array.isArray(raw) && raw.every((x) => typeof x === "string")) v = raw;
+      else if (typeof raw === "string") v = raw.split(",").map((x) => x.trim()).filter(Boolean);
+      else bad("a list of strings");
+      break;
+  }
+  if (typeof v === "number") {
+    if (s.min !== undefined && v < s.min) bad(`>= ${s.min}`);
+    if (s.max !== undefined && v > s.max) bad(`<= ${s.max}`);
+  }
+  return v;
+}
+
+function wrapUsage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof UsageError) throw new ConfigError(e.message);
+    throw e;
+  }
+}
+
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,62}$/;
+
+function coerceLabels(
+  key: string,
+  raw: unknown,
+  bad: (expected: string) => never,
+): Labels {
+  const out: Record<string, string> = {};
+  const add = (k: string, val: unknown) => {
+    if (!LABEL_KEY.test(k) || typeof val !== "string" || val.length > 256) {
+      bad(`labels like zone=lab (keys [A-Za-z0-9_.-/], values up to 256 characters)`);
+    }
+    out[k] = val as string;
+  };
+  if (typeof raw === "string") {
+    for (const pair of raw.split(",").map((x) => x.trim()).filter(Boolean)) {
+      const eq = pair.indexOf("=");
+      if (eq <= 0) bad(`key=value pairs separated by commas (in ${key})`);
+      add(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+  } else if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+    for (const [k, val] of Object.entries(raw)) add(k, val);
+  } else {
+    bad("a table of labels");
+  }
+  return out;
+}
+
+/** Flattens a parsed herd.toml into setting keys, refusing unknown keys. */
+function flattenToml(
+  obj: Record<string, unknown>,
+  path: string,
+  prefix = "",
+): Array<[SettingKey, unknown]> {
+  const out: Array<[SettingKey, unknown]> = [];
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (key === "profile") continue;
+    if (isSettingKey(key)) {
+      out.push([key, v]);
+    } else if (v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date)) {
+      const isPrefix = Object.keys(SETTINGS).some((s) => s.startsWith(key + "."));
+      if (!isPrefix) throw unknownKey(key, path);
+      out.push(...flattenToml(v as Record<string, unknown>, path, key));
+    } else {
+      throw unknownKey(key, path);
+    }
+  }
+  return out;
+}
+
+function unknownKey(key: string, where: string): ConfigError {
+  const lower = key.toLowerCase();
+  const near = Object.keys(SETTINGS).find((s) => s.toLowerCase() === lower);
+  return new ConfigError(`unknown setting '${key}' in ${where}`, {
+    hint: near ? `did you mean '${near}'?` : "`herd config` lists every setting",
+  });
+}
+
+function parseProfileName(raw: unknown, where: string): ProfileName {
+  if (typeof raw === "string" && (PROFILE_NAMES as readonly string[]).includes(raw)) {
+    return raw as ProfileName;
+  }
+  throw new ConfigError(
+    `profile ${where} must be one of ${PROFILE_NAMES.join(", ")}: got ${JSON.stringify(raw)}`,
+  );
+}
+
+/** Resolves the effective configuration. Pure: all inputs are given. */
+export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
+  let fileValues: Record<string, unknown> = {};
+  if (inputs.file) {
+    try {
+      fileValues = parseToml(inputs.file.text) as Record<string, unknown>;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
+      throw new ConfigError(`${inputs.file.path} is not valid TOML: ${msg}`, { cause: e });
+    }
+  }
+
+  let profile: ProfileName = "lan";
+  let profileSource: Source = { from: "default" };
+  if (fileValues.profile !== undefined && inputs.file) {
+    profile = parseProfileName(fileValues.profile, `in ${inputs.file.path}`);
+    profileSource = { from: "file", path: inputs.file.path };
+  }
+  if (inputs.env.HERD_PROFILE !== undefined) {
+    profile = parseProfileName(inputs.env.HERD_PROFILE, "in HERD_PROFILE");
+    profileSource = { from: "env", name: "HERD_PROFILE" };
+  }
+  if (inputs.profileFlag !== undefined) {
+    profile = parseProfileName(inputs.profileFlag, "given by --profile");
+    profileSource = { from: "flag", name: "--profile" };
+  }
+
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, Source> = {};
+  for (const [key, s] of Object.entries(SETTINGS)) {
+    values[key] = s.default;
+    sources[key] = { from: "default" };
+  }
+  for (const [key, v] of Object.entries(PROFILES[profile])) {
+    values[key] = v;
+    sources[key] = { from: "profile", name: profile };
+  }
+  if (inputs.file) {
+    const path = inputs.file.path;
+    for (const [key, raw] of flattenToml(fileValues, path)) {
+      values[key] = coerce(key, raw, `in ${path}`);
+      sources[key] = { from: "file", path };
+    }
+  }
+  for (const key of Object.keys(SETTINGS) as SettingKey[]) {
+    const name = envName(key);
+    const raw = inputs.env[name];
+    if (raw === undefined) continue;
+    values[key] = coerce(key, raw, `in ${name}`);
+    sources[key] = { from: "env", name };
+  }
+  for (const { key, value, flag } of inputs.flags ?? []) {
+    if (!isSettingKey(key)) throw unknownKey(key, flag);
+    values[key] = coerce(key, value, `given by ${flag}`);
+    sources[key] = { from: "flag", name: flag };
+  }
+  return {
+    profile,
+    profileSource,
+    values: values as unknown as HerdConfig,
+    sources: sources as Record<SettingKey, Source>,
+  };
+}
+
+/** HERD_* variables that name no setting: most likely typos, worth a warning. */
+export function unknownEnv(env: Readonly<Record<string, string>>): string[] {
+  const known = new Set((Object.keys(SETTINGS) as SettingKey[]).map(envName));
+  return Object.keys(env).filter((k) =>
+    k.startsWith("HERD_") && !known.has(k) && !NON_SETTING_ENV.has(k)
+  );
+}
+
+/** A value as a user would write it (sizes and durations in their units). */
+export function formatValue(key: SettingKey, value: unknown): string {
+  const kind = SETTINGS[key].kind;
+  if (kind === "bytes") return formatBytes(value as number).replace(" ", "");
+  if (kind === "duration") return (value as number) === 0 ? "0" : formatDuration(value as number);
+  if (kind === "labels") {
+    return Object.entries(value as Labels).map(([k, v]) => `${k}=${v}`).join(",");
+  }
+  if (kind === "strings") return (value as string[]).join(",");
+  return String(value);
+}
+
+/** Parses `key=value` given to `--set`. */
+export function parseSetFlag(text: string): { key: string; value: string } {
+  const eq = text.indexOf("=");
+  if (eq <= 0) throw new UsageError(`--set takes key=value: got '${text}'`);
+  return { key: text.slice(0, eq).trim(), value: text.slice(eq + 1) };
+}

@@ -1,0 +1,165 @@
+// The plugin SDK: the only module a plugin imports, and the only place the core
+// learns what a plugin is. Four kinds, one small interface each. A plugin module
+// exports `plugin`, declared with `satisfies` against its kind:
+//
+//   import type { ExecutorPlugin } from "herd/plugins/sdk.ts";
+//   export const plugin = { kind: "executor", name: "echo", sdk: 1, ... } satisfies ExecutorPlugin;
+//
+// Import it with `import type`: types vanish at run time, so a plugin loaded from
+// a path or URL has no run-time dependency on herd's files.
+
+/** Bumped only when a contract changes incompatibly; the loader refuses other versions. */
+export const SDK_VERSION = 1;
+
+export type PluginKind = "discovery" | "topology" | "scheduling-policy" | "executor";
+
+interface PluginBase {
+  /** Unique within its kind: what config and flags name it by (`--policy best-fit`). */
+  name: string;
+  /** The SDK version the plugin was written against. */
+  sdk: typeof SDK_VERSION;
+  description?: string;
+}
+
+// ───────────────────────────── shared data ─────────────────────────────
+
+export type Arch = "x86_64" | "aarch64" | "arm" | "riscv64" | "other";
+export type NodeClassKind = "DataCenter" | "Workstation" | "Laptop" | "Edge";
+
+/** Resources as the scheduler counts them. */
+export interface Resources {
+  /** CPUs (hardware threads), fractional. */
+  cpu: number;
+  memBytes: number;
+  gpus: number;
+}
+
+/** What a policy sees of one node: a snapshot, never a live object. */
+export interface NodeSnapshot {
+  id: string;
+  name: string;
+  arch: Arch;
+  class: NodeClassKind;
+  /** Edge device type, when class is Edge. */
+  deviceType?: string;
+  labels: Readonly<Record<string, string>>;
+  capacity: Resources;
+  free: Resources;
+  gpuModels: readonly string[];
+  /** Largest GPU memory on the node, bytes (0 without GPUs). */
+  gpuMemBytes: number;
+  /** Highest CUDA compute capability, e.g. 8.9 (0 without). */
+  gpuComputeCapability: number;
+  onBattery: boolean;
+  batteryPercent?: number;
+  temperatureC?: number;
+  /** Jobs running on the node. */
+  runningJobs: number;
+}
+
+/** What a job asks for, as a policy sees it. */
+export interface JobRequest {
+  id: string;
+  resources: Resources;
+}
+
+// ───────────────────────────── executor ─────────────────────────────
+
+/** What an executor is handed to run one attempt of a job. */
+export interface ExecutorContext {
+  jobId: string;
+  attempt: number;
+  /** The executor's own part of the job spec, already checked by `validate`. */
+  task: Readonly<Record<string, unknown>>;
+  /** Environment herd adds (HERD_JOB_ID, CUDA_VISIBLE_DEVICES, …), merged under the task's own. */
+  env: Readonly<Record<string, string>>;
+  /** 0 means no timeout. */
+  timeoutMs: number;
+  /** Time between the polite stop (SIGTERM) and the forced one. */
+  killGraceMs: number;
+  /** Aborted when the job is killed: stop the work and return. */
+  signal: AbortSignal;
+  stdout(chunk: Uint8Array): void;
+  stderr(chunk: Uint8Array): void;
+}
+
+export type ExecutorOutcome =
+  /** The work ran to its end; exitCode 0 is success. */
+  | { status: "exited"; exitCode: number; result?: unknown }
+  /** Ended by a signal (killed, or stopped at its timeout). */
+  | { status: "signaled"; signal: string; exitCode: number; timedOut: boolean }
+  /** Could not be started or failed inside the executor; `message` is for the user. */
+  | { status: "error"; exitCode: number; message: string };
+
+export interface ExecutorPlugin extends PluginBase {
+  kind: "executor";
+  /** Checks the task part of a job spec; returns a message for the user when it is wrong. */
+  validate(task: Readonly<Record<string, unknown>>): string | undefined;
+  run(ctx: ExecutorContext): Promise<ExecutorOutcome>;
+}
+
+// ───────────────────────────── scheduling policy ─────────────────────────────
+
+/** Pure: same snapshot in, same answer out. No I/O, no clock, no randomness. */
+export interface SchedulingPolicy extends PluginBase {
+  kind: "scheduling-policy";
+  /** Optional extra feasibility check: a reason when the node must not be used. */
+  filter?(job: JobRequest, node: NodeSnapshot): string | undefined;
+  /** Higher is better. Called only for feasible nodes. */
+  score(job: JobRequest, node: NodeSnapshot): number;
+}
+
+// ───────────────────────────── discovery ─────────────────────────────
+
+/** A possible peer. Discovery only finds candidates: joining still needs the token. */
+export interface Candidate {
+  address: string;
+  port: number;
+  /** Which discovery plugin found it. */
+  via: string;
+}
+
+export interface DiscoveryContext {
+  /** This node's id and mesh port, to advertise. */
+  self: { id: string; port: number };
+  config: Readonly<Record<string, unknown>>;
+  found(candidate: Candidate): void;
+  log(message: string): void;
+  signal: AbortSignal;
+}
+
+export interface DiscoveryPlugin extends PluginBase {
+  kind: "discovery";
+  start(ctx: DiscoveryContext): Promise<void>;
+  stop(): Promise<void>;
+}
+
+// ───────────────────────────── topology ─────────────────────────────
+
+export interface TopologyMember {
+  id: string;
+  class: NodeClassKind;
+  /** Whether others can dial it directly (not behind a NAT). */
+  reachable: boolean;
+}
+
+export interface TopologyInput {
+  self: TopologyMember;
+  members: readonly TopologyMember[];
+  /** Estimated round trip in ms between two members, when known. */
+  rtt(a: string, b: string): number | undefined;
+}
+
+export interface TopologyPlan {
+  /** Members to keep a direct connection to. */
+  connect: string[];
+  /** Member id → the member to relay through when it is not connected directly. */
+  via: Record<string, string>;
+}
+
+export interface TopologyPlugin extends PluginBase {
+  kind: "topology";
+  plan(input: TopologyInput): TopologyPlan;
+}
+
+export type Plugin = ExecutorPlugin | SchedulingPolicy | DiscoveryPlugin | TopologyPlugin;

@@ -1,0 +1,127 @@
+// Real agents and real CLI processes for integration tests: each test gets its own
+// data dir and an ephemeral API port, and talks to the agent only through `herd`.
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../../", import.meta.url);
+export const MAIN = new URL("main.ts", ROOT).pathname;
+export const FIXTURES = new URL("tests/fixtures/", ROOT).pathname;
+export const DENO_FLAGS = [
+  "run",
+  "-A",
+  "--unstable-kv",
+  "--unstable-net",
+  "--unstable-worker-options",
+];
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `herd ARGS` to completion. */
+export async function herd(
+  dataDir: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<Result> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...DENO_FLAGS, MAIN, ...args, ...(args.includes("--data-dir") ? [] : [])],
+    env: { HERD_DATA_DIR: dataDir, NO_COLOR: "1", ...opts.env },
+    cwd: opts.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+export class Agent {
+  #stdout = "";
+  #stderr = "";
+  #reading: Promise<void>;
+
+  private constructor(readonly dataDir: string, readonly child: Deno.ChildProcess) {
+    const dec = new TextDecoder();
+    const read = async (s: ReadableStream<Uint8Array>, to: "out" | "err") => {
+      for await (const c of s) {
+        if (to === "out") this.#stdout += dec.decode(c);
+        else this.#stderr += dec.decode(c);
+      }
+    };
+    this.#reading = Promise.all([read(child.stdout, "out"), read(child.stderr, "err")]).then(
+      () => {},
+    );
+  }
+
+  get stdout() {
+    return this.#stdout;
+  }
+  get stderr() {
+    return this.#stderr;
+  }
+
+  /** Starts `herd up` and waits until its API answers. */
+  static async start(
+    opts: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {},
+  ): Promise<Agent> {
+    const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "herd-test-" });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...DENO_FLAGS,
+        MAIN,
+        "up",
+        "--api-port",
+        "0",
+        "--profile",
+        "local",
+        ...(opts.args ?? []),
+      ],
+      env: { HERD_DATA_DIR: dataDir, NO_COLOR: "1", ...opts.env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const agent = new Agent(dataDir, child);
+    const deadline = Date.now() + 30_000;
+    let exited = false;
+    child.status.then(() => exited = true);
+    while (Date.now() < deadline) {
+      if (exited) {
+        await agent.#reading;
+        throw new Error(`herd up exited early:\n${agent.stdout}\n${agent.stderr}`);
+      }
+      if (/api\s+http/.test(agent.stdout)) return agent;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGKILL");
+    throw new Error(`herd up did not start in 30 s:\n${agent.stdout}\n${agent.stderr}`);
+  }
+
+  herd(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<Result> {
+    return herd(this.dataDir, args, opts);
+  }
+
+  /** Stops the agent with a signal and waits for it to exit. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e; // already exited
+    }
+    const status = await this.child.status;
+    await this.#reading;
+    return status;
+  }
+}
+
+/** Asserts a CLI result, showing its output when it fails. */
+export function expectCode(r: Result, code: number, what = ""): void {
+  assert.equal(
+    r.code,
+    code,
+    `${what} exit ${r.code}, wanted ${code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+  );
+}
