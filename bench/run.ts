@@ -13,7 +13,15 @@ import { parseArgs } from "node:util";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
-const FLAGS = ["run", "-A", "--unstable-kv", "--unstable-net", "--unstable-worker-options"];
+// The agent runs as `deno task start` runs it.
+const FLAGS = [
+  "run",
+  "-A",
+  "--unstable-kv",
+  "--unstable-net",
+  "--unstable-worker-options",
+  "--v8-flags=--max-semi-space-size=1",
+];
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -35,6 +35,7 @@ export function renderMetrics(s: NodeStatus, counters: Record<string, number>): 
     type: "gauge",
     samples: [{ value }],
   });
+  const mem = Deno.memoryUsage();
   const metrics: Metric[] = [
     {
       name: "herd_node_info",
@@ -59,7 +60,14 @@ export function renderMetrics(s: NodeStatus, counters: Record<string, number>): 
     gauge("herd_capacity_gpus", "Schedulable GPUs.", s.capacity.gpus),
     gauge("herd_allocated_gpus", "GPUs reserved by running jobs.", s.allocated.gpus),
     gauge("herd_jobs_running", "Jobs running on this node.", s.jobs.running),
-    gauge("process_resident_memory_bytes", "Resident memory of the agent.", Deno.memoryUsage().rss),
+    gauge("process_resident_memory_bytes", "Resident memory of the agent.", mem.rss),
+    gauge("herd_heap_used_bytes", "V8 heap in use.", mem.heapUsed),
+    gauge("herd_heap_total_bytes", "V8 heap reserved.", mem.heapTotal),
+    gauge(
+      "herd_external_memory_bytes",
+      "Memory held by V8 outside its heap (buffers).",
+      mem.external,
+    ),
   ];
   if (s.load.memAvailableBytes !== undefined) {
     metrics.push(
