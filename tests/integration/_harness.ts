@@ -27,7 +27,7 @@ export async function herd(
   opts: { env?: Record<string, string>; cwd?: string } = {},
 ): Promise<Result> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [...DENO_FLAGS, MAIN, ...args, ...(args.includes("--data-dir") ? [] : [])],
+    args: [...DENO_FLAGS, MAIN, ...args],
     env: { HERD_DATA_DIR: dataDir, NO_COLOR: "1", ...opts.env },
     cwd: opts.cwd,
     stdin: "null",

@@ -10,8 +10,8 @@ Deno.test("two concurrent runs that together exceed the node never both start", 
   try {
     for (let round = 0; round < 3; round++) {
       const [a, b] = await Promise.all([
-        agent.herd(["run", "--cpu", "3", "--", "sleep", "1"]),
-        agent.herd(["run", "--cpu", "3", "--", "sleep", "1"]),
+        agent.herd(["run", "--cpu", "3", "--", "sleep", "3"]),
+        agent.herd(["run", "--cpu", "3", "--", "sleep", "3"]),
       ]);
       const codes = [a.code, b.code].sort();
       assert.deepEqual(codes, [0, 125], `round ${round}: ${a.stderr} ${b.stderr}`);
