@@ -171,13 +171,23 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
-/** Writes raw bytes to stdout or stderr, whole. */
+/** Exit status of a program whose reader went away (128 + SIGPIPE), as `cat | head` gives. */
+export const EXIT_BROKEN_PIPE = 141;
+
+export class ReaderGone extends Error {}
+
+/** Writes raw bytes to stdout or stderr, whole; ReaderGone when the pipe was closed. */
 export async function writeAll(
   w: { write(p: Uint8Array): Promise<number> },
   data: Uint8Array,
 ): Promise<void> {
   let off = 0;
-  while (off < data.length) off += await w.write(data.subarray(off));
+  try {
+    while (off < data.length) off += await w.write(data.subarray(off));
+  } catch (e) {
+    if (e instanceof Deno.errors.BrokenPipe) throw new ReaderGone();
+    throw e;
+  }
 }
 
 export { HerdError, UsageError };

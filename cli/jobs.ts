@@ -4,7 +4,16 @@ import type { JobRecord } from "../core/jobs/job.ts";
 import type { StreamLine } from "../core/api/follow.ts";
 import { UsageError } from "../core/errors.ts";
 import { formatBytes, formatDuration } from "../core/units.ts";
-import { Client, dataDir, ndjson, parse, printJson, writeAll } from "./common.ts";
+import {
+  Client,
+  dataDir,
+  EXIT_BROKEN_PIPE,
+  ndjson,
+  parse,
+  printJson,
+  ReaderGone,
+  writeAll,
+} from "./common.ts";
 import { table } from "./table.ts";
 
 export const PS_HELP = `Usage: herd ps [--all] [--json]
@@ -93,18 +102,23 @@ export async function logs(args: string[]): Promise<number> {
     "GET",
     `/v1/jobs/${encodeURIComponent(positionals[0])}/logs${values.follow ? "?follow=1" : ""}`,
   );
-  for await (const line of ndjson<StreamLine>(res)) {
-    if (line.t === "out") await writeAll(Deno.stdout, Uint8Array.fromBase64(line.d));
-    else if (line.t === "err") await writeAll(Deno.stderr, Uint8Array.fromBase64(line.d));
-    else if (line.t === "gap") {
-      console.error(`herd: ${line.bytes} bytes of output were dropped (read too slowly)`);
-    } else if (line.t === "end" && line.job.logDroppedBytes > 0) {
-      console.error(
-        `herd: the oldest ${
-          formatBytes(line.job.logDroppedBytes)
-        } of output were not kept (jobs.logTailBytes)`,
-      );
+  try {
+    for await (const line of ndjson<StreamLine>(res)) {
+      if (line.t === "out") await writeAll(Deno.stdout, Uint8Array.fromBase64(line.d));
+      else if (line.t === "err") await writeAll(Deno.stderr, Uint8Array.fromBase64(line.d));
+      else if (line.t === "gap") {
+        console.error(`herd: ${line.bytes} bytes of output were dropped (read too slowly)`);
+      } else if (line.t === "end" && line.job.logDroppedBytes > 0) {
+        console.error(
+          `herd: the oldest ${
+            formatBytes(line.job.logDroppedBytes)
+          } of output were not kept (jobs.logTailBytes)`,
+        );
+      }
     }
+  } catch (e) {
+    if (e instanceof ReaderGone) return EXIT_BROKEN_PIPE;
+    throw e;
   }
   return 0;
 }

@@ -6,7 +6,16 @@ import type { StreamLine } from "../core/api/follow.ts";
 import type { JobRequest } from "../core/jobs/runner.ts";
 import { HerdError, UsageError } from "../core/errors.ts";
 import { parseDuration, parseSize } from "../core/units.ts";
-import { Client, dataDir, ndjson, parse, printJson, writeAll } from "./common.ts";
+import {
+  Client,
+  dataDir,
+  EXIT_BROKEN_PIPE,
+  ndjson,
+  parse,
+  printJson,
+  ReaderGone,
+  writeAll,
+} from "./common.ts";
 
 export const HELP = `Usage: herd run [flags] -- COMMAND [ARGS...]
        herd run [flags] --module FILE [--payload JSON] [--allow-read=PATH]...
@@ -242,6 +251,11 @@ async function submit(
           return report(line.job);
       }
     }
+  } catch (e) {
+    if (!(e instanceof ReaderGone)) throw e;
+    // Our reader closed the pipe (`herd run -- yes | head`): stop the job, as SIGPIPE would.
+    if (jobId) await client.request("POST", `/v1/jobs/${jobId}/kill`).catch(() => {});
+    return EXIT_BROKEN_PIPE;
   } finally {
     Deno.removeSignalListener("SIGINT", onInt);
   }

@@ -125,6 +125,7 @@ async function start(
     clock: systemClock,
     random: cryptoRandom,
     hub,
+    log: o.log,
     observe: (e) => {
       const k = e.type === "refused"
         ? `jobs_refused{reason=${e.code}}`

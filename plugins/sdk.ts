@@ -79,8 +79,12 @@ export interface ExecutorContext {
   killGraceMs: number;
   /** Aborted when the job is killed: stop the work and return. */
   signal: AbortSignal;
-  stdout(chunk: Uint8Array): void;
-  stderr(chunk: Uint8Array): void;
+  /**
+   * Output of the work. Await the result before reading more: an attached reader that is
+   * slow slows the job down (as a terminal does) instead of herd buffering without bound.
+   */
+  stdout(chunk: Uint8Array): void | Promise<void>;
+  stderr(chunk: Uint8Array): void | Promise<void>;
 }
 
 export type ExecutorOutcome =

@@ -15,8 +15,11 @@ export type StreamLine =
   | { t: "end"; job: JobRecord }
   | { t: "gap"; bytes: number };
 
-/** A reader further behind than this loses live output (noted with a `gap` line). */
+/** A follower (`logs -f`) further behind than this loses live output (noted with a `gap` line). */
 export const MAX_FOLLOWER_BACKLOG = 8 * 1024 * 1024;
+
+/** Bytes queued for the attached reader (`herd run`) before the job is made to wait. */
+export const ATTACHED_HIGH_WATER = 1024 * 1024;
 
 const enc = new TextEncoder();
 const line = (l: StreamLine) => enc.encode(JSON.stringify(l) + "\n");
@@ -37,7 +40,18 @@ export interface FollowOptions {
 
 export function followStream(o: FollowOptions): ReadableStream<Uint8Array> {
   let unsubscribe = () => {};
+  // The attached reader holds the job back when it is slow: it must get every byte.
+  const attached = o.first !== undefined;
+  let waiters: Array<() => void> = [];
+  const wake = () => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
   return new ReadableStream<Uint8Array>({
+    pull() {
+      wake();
+    },
     async start(controller) {
       if (o.first) controller.enqueue(line({ t: "job", job: o.first }));
       let replaying = true;
@@ -52,14 +66,21 @@ export function followStream(o: FollowOptions): ReadableStream<Uint8Array> {
         controller.enqueue(line({ t: "end", job: rec }));
         controller.close();
         unsubscribe();
+        wake();
       };
       if (o.follow) {
         unsubscribe = o.hub.subscribe(o.jobId, {
           chunk(c) {
             if (replaying) early.push(c);
-            else if ((controller.desiredSize ?? 0) < -MAX_FOLLOWER_BACKLOG) {
+            else if (closed) return;
+            else if (!attached && (controller.desiredSize ?? 0) < -MAX_FOLLOWER_BACKLOG) {
               dropped += c.data.length;
-            } else if (!closed) controller.enqueue(chunkLine(c));
+            } else {
+              controller.enqueue(chunkLine(c));
+              if (attached && (controller.desiredSize ?? 0) <= 0) {
+                return new Promise<void>((r) => waiters.push(r));
+              }
+            }
           },
           end(rec) {
             if (replaying) endRecord = rec;
@@ -84,6 +105,7 @@ export function followStream(o: FollowOptions): ReadableStream<Uint8Array> {
     },
     cancel() {
       unsubscribe();
+      wake();
     },
-  });
+  }, { highWaterMark: ATTACHED_HIGH_WATER, size: (chunk) => chunk.byteLength });
 }

@@ -19,8 +19,15 @@ export interface LogChunk {
 /** Largest chunk stored under one key (Deno KV values are limited to 64 KiB). */
 export const MAX_STORED_CHUNK = 60 * 1024;
 
+/** Bytes written in one commit (Deno KV refuses atomic writes over 800 KiB in total). */
+export const MAX_COMMIT_BYTES = 512 * 1024;
+
+/** Mutations in one commit (Deno KV allows 1,000). */
+export const MAX_COMMIT_OPS = 900;
+
 export interface LogListener {
-  chunk(c: LogChunk): void;
+  /** A promise asks the producer to wait (backpressure from an attached reader). */
+  chunk(c: LogChunk): void | Promise<void>;
   end(record: JobRecord): void;
 }
 
@@ -38,8 +45,13 @@ export class LogHub {
     };
   }
 
-  publish(jobId: string, c: LogChunk): void {
-    for (const l of this.#listeners.get(jobId) ?? []) l.chunk(c);
+  publish(jobId: string, c: LogChunk): void | Promise<void> {
+    let waits: Promise<void>[] | undefined;
+    for (const l of this.#listeners.get(jobId) ?? []) {
+      const w = l.chunk(c);
+      if (w) (waits ??= []).push(w);
+    }
+    if (waits) return Promise.all(waits).then(() => {});
   }
 
   end(record: JobRecord): void {
@@ -68,20 +80,26 @@ export class LogWriter {
     private readonly jobId: string,
     private readonly tailBytes: number,
     private readonly flushMs: number,
+    /** A store write that failed: the output it held is counted as dropped, the job goes on. */
+    private readonly onError: (e: Error) => void,
   ) {}
 
-  write(stream: Stream, data: Uint8Array): void {
+  /** Resolves when live readers that apply backpressure have taken the output. */
+  write(stream: Stream, data: Uint8Array): void | Promise<void> {
     // Each stored value must stay under the KV limit: split on arrival, one seq per piece.
+    let waits: Promise<void>[] | undefined;
     for (let i = 0; i < data.length; i += MAX_STORED_CHUNK) {
-      this.#write(stream, data.slice(i, i + MAX_STORED_CHUNK));
+      const w = this.#write(stream, data.slice(i, i + MAX_STORED_CHUNK));
+      if (w) (waits ??= []).push(w);
     }
+    if (waits) return Promise.all(waits).then(() => {});
   }
 
-  #write(stream: Stream, data: Uint8Array): void {
+  #write(stream: Stream, data: Uint8Array): void | Promise<void> {
     const seq = ++this.#seq;
     const chunk = { seq, last: seq, stream, data };
     this.totalBytes += data.length;
-    this.hub.publish(this.jobId, chunk);
+    const wait = this.hub.publish(this.jobId, chunk);
     this.#pending.push(chunk);
     this.#pendingBytes += data.length;
     // Bounded: output past the tail size would be trimmed anyway, drop it now.
@@ -92,44 +110,64 @@ export class LogWriter {
     }
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
-      this.#flushing = this.#flushing.then(() => this.#flush());
+      this.#schedule();
     }, this.flushMs);
+    return wait;
   }
 
   /** Stores everything written so far. */
   async close(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#flushing = this.#flushing.then(() => this.#flush());
+    this.#schedule();
     await this.#flushing;
   }
 
-  async #flush(): Promise<void> {
+  #schedule(): void {
     const batch = merge(this.#pending.splice(0));
     this.#pendingBytes = 0;
     if (batch.length === 0) return;
+    this.#flushing = this.#flushing.then(() =>
+      this.#flush(batch).catch((e) => {
+        this.droppedBytes += batch.reduce((n, c) => n + c.data.length, 0);
+        this.onError(e as Error);
+      })
+    );
+  }
+
+  async #flush(batch: LogChunk[]): Promise<void> {
     let op = this.kv.atomic();
     let ops = 0;
+    let bytes = 0;
+    const add = async (f: (o: Deno.AtomicOperation) => Deno.AtomicOperation, size: number) => {
+      if (ops + 1 > MAX_COMMIT_OPS || bytes + size > MAX_COMMIT_BYTES) {
+        await commit(op);
+        op = this.kv.atomic();
+        ops = 0;
+        bytes = 0;
+      }
+      op = f(op);
+      ops++;
+      bytes += size;
+    };
     for (const c of batch) {
-      op = op.set(keys.log(this.jobId, c.seq), c);
+      await add((o) => o.set(keys.log(this.jobId, c.seq), c), c.data.length + 64);
       this.#stored.push({ seq: c.seq, bytes: c.data.length });
       this.#storedBytes += c.data.length;
-      ops++;
     }
     while (this.#storedBytes > this.tailBytes && this.#stored.length > 1) {
       const old = this.#stored.shift()!;
       this.#storedBytes -= old.bytes;
       this.droppedBytes += old.bytes;
-      op = op.delete(keys.log(this.jobId, old.seq));
-      ops++;
-      if (ops > 900) {
-        await op.commit();
-        op = this.kv.atomic();
-        ops = 0;
-      }
+      await add((o) => o.delete(keys.log(this.jobId, old.seq)), 64);
     }
-    await op.commit();
+    await commit(op);
   }
+}
+
+async function commit(op: Deno.AtomicOperation): Promise<void> {
+  const res = await op.commit();
+  if (!res.ok) throw new Error("a log write was refused by the store");
 }
 
 /** Merges neighbouring chunks of the same stream, up to the stored-chunk size. */

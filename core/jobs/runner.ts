@@ -29,6 +29,8 @@ export interface RunnerDeps {
   clock: Clock;
   random: RandomBytes;
   hub: LogHub;
+  /** Where the runner reports problems that do not stop a job. */
+  log: (line: string) => void;
   /** Observer of job events (metrics, event stream). Never steers the runner. */
   observe?: (e: JobEvent) => void;
 }
@@ -158,6 +160,7 @@ export class JobRunner {
       record.id,
       c["jobs.logTailBytes"],
       c["jobs.logFlushInterval"],
+      (e) => this.d.log(`herd: job ${record.id}: storing its output failed: ${e.message}`),
     );
     const abort = new AbortController();
     const env: Record<string, string> = {
@@ -207,7 +210,11 @@ export class JobRunner {
         this.#finishedSincePrune = 0;
         await this.prune();
       }
-    })();
+    })().catch((e) => {
+      // The job's end could not be recorded; at the next start it is reported lost.
+      this.#running.delete(record.id);
+      this.d.log(`herd: job ${record.id}: recording its end failed: ${(e as Error).stack ?? e}`);
+    });
   }
 
   #final(record: JobRecord, o: ExecutorOutcome, running: Running): JobRecord {

@@ -41,8 +41,11 @@ function signalGroup(pid: number, signal: Deno.Signal): void {
   }
 }
 
-async function pump(stream: ReadableStream<Uint8Array>, sink: (c: Uint8Array) => void) {
-  for await (const chunk of stream) sink(chunk);
+async function pump(
+  stream: ReadableStream<Uint8Array>,
+  sink: (c: Uint8Array) => void | Promise<void>,
+) {
+  for await (const chunk of stream) await sink(chunk);
 }
 
 async function run(ctx: ExecutorContext): Promise<ExecutorOutcome> {

@@ -62,6 +62,40 @@ Deno.test("binary output survives the stream byte for byte", async () => {
   assert.equal(r.stdout.length, 300000);
 });
 
+/** Runs a shell pipeline with `herd` as a command (the CLI under deno). */
+async function pipeline(script: string): Promise<{ code: number; stdout: string }> {
+  const herdCmd =
+    `${Deno.execPath()} run -A --unstable-kv --unstable-net --unstable-worker-options ${
+      new URL("../../main.ts", import.meta.url).pathname
+    }`;
+  const out = await new Deno.Command("sh", {
+    args: ["-c", script.replaceAll("HERD", herdCmd)],
+    env: { HERD_DATA_DIR: agent.dataDir },
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+}
+
+Deno.test("a slow reader gets every byte: the job waits for it, nothing is dropped", async () => {
+  const want = await pipeline("seq 1 400000 | md5sum");
+  const got = await pipeline("HERD run -- seq 1 400000 | (sleep 2; cat) | md5sum");
+  assert.equal(got.stdout, want.stdout);
+  const big = await pipeline("HERD run -- head -c 50000000 /dev/zero | wc -c");
+  assert.equal(big.stdout.trim(), "50000000");
+});
+
+Deno.test("when the reader goes away (| head), the job is stopped", async () => {
+  const r = await pipeline("HERD run --name yes-pipe -- yes | head -n 2");
+  assert.equal(r.stdout, "y\ny\n");
+  await new Promise((res) => setTimeout(res, 500));
+  const jobs = JSON.parse((await agent.herd(["ps", "--all", "--json"])).stdout) as Array<
+    { spec: { name: string }; state: string }
+  >;
+  const j = jobs.find((x) => x.spec.name === "yes-pipe");
+  assert.equal(j?.state, "killed");
+});
+
 Deno.test("-d detaches; ps, logs, logs -f and kill work on the job", async () => {
   const d = await agent.herd([
     "run",

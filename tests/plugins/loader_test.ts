@@ -20,7 +20,7 @@ Deno.test("a plugin written against the SDK alone loads and runs", async () => {
     timeoutMs: 0,
     killGraceMs: 0,
     signal: new AbortController().signal,
-    stdout: (b) => out.push(new TextDecoder().decode(b)),
+    stdout: (b) => void out.push(new TextDecoder().decode(b)),
     stderr: () => {},
   });
   assert.deepEqual(res, { status: "exited", exitCode: 0 });

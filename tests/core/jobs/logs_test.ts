@@ -26,8 +26,13 @@ Deno.test("the stored tail is bounded and live followers see everything", async 
   const kv = await Deno.openKv(":memory:");
   const hub = new LogHub();
   const live: string[] = [];
-  hub.subscribe("j", { chunk: (c) => live.push(new TextDecoder().decode(c.data)), end: () => {} });
-  const w = new LogWriter(kv, hub, "j", 8192, 5);
+  hub.subscribe("j", {
+    chunk: (c) => void live.push(new TextDecoder().decode(c.data)),
+    end: () => {},
+  });
+  const w = new LogWriter(kv, hub, "j", 8192, 5, (e) => {
+    throw e;
+  });
   for (let i = 0; i < 100; i++) {
     w.write("stdout", enc.encode(`line ${String(i).padStart(3, "0")} ${"x".repeat(200)}\n`));
     if (i % 10 === 0) await new Promise((r) => setTimeout(r, 10));
@@ -45,11 +50,36 @@ Deno.test("the stored tail is bounded and live followers see everything", async 
 
 Deno.test("a chunk larger than one KV value is split, not lost", async () => {
   const kv = await Deno.openKv(":memory:");
-  const w = new LogWriter(kv, new LogHub(), "big", 1024 * 1024, 5);
+  const w = new LogWriter(kv, new LogHub(), "big", 1024 * 1024, 5, (e) => {
+    throw e;
+  });
   const big = new Uint8Array(200 * 1024).fill(65);
   w.write("stdout", big);
   await w.close();
   const stored = await readStoredLogs(kv, "big");
   assert.equal(stored.reduce((n, c) => n + c.data.length, 0), big.length);
   kv.close();
+});
+
+Deno.test("a burst larger than one KV commit is stored in several (a fast producer cannot crash the agent)", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const errors: Error[] = [];
+  const w = new LogWriter(kv, new LogHub(), "burst", 4 * 1024 * 1024, 1000, (e) => errors.push(e));
+  for (let i = 0; i < 64; i++) w.write("stdout", new Uint8Array(64 * 1024).fill(66));
+  await w.close();
+  assert.deepEqual(errors, []);
+  const stored = await readStoredLogs(kv, "burst");
+  assert.equal(stored.reduce((n, c) => n + c.data.length, 0), 4 * 1024 * 1024);
+  kv.close();
+});
+
+Deno.test("a failed store write is reported and counted as dropped, not thrown", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const errors: Error[] = [];
+  const w = new LogWriter(kv, new LogHub(), "closed", 1024 * 1024, 5, (e) => errors.push(e));
+  kv.close();
+  w.write("stdout", new TextEncoder().encode("lost\n"));
+  await w.close();
+  assert.equal(errors.length, 1);
+  assert.equal(w.droppedBytes, 5);
 });
