@@ -128,6 +128,111 @@ export const SETTINGS = {
     unit: "paths or URLs",
     doc: "Third-party plugin modules to load at start (each exports `plugin`).",
   }),
+  // Membership (SWIM + Lifeguard), in the spirit of memberlist's DefaultLANConfig; see
+  // docs/membership.md for what each does and the failure-detection arithmetic.
+  "membership.probeInterval": duration({
+    default: 200,
+    min: 10,
+    doc: "How often this node probes one member (round-robin over a shuffled list).",
+  }),
+  "membership.probeTimeout": duration({
+    default: 100,
+    min: 1,
+    doc: "Wait for a direct ack before asking other members to probe; below probeInterval.",
+  }),
+  "membership.indirectChecks": int({
+    default: 3,
+    unit: "members",
+    min: 0,
+    max: 16,
+    doc: "Members asked to probe a target that missed its direct ack.",
+  }),
+  "membership.fallbackPing": {
+    kind: "bool",
+    default: true as boolean,
+    unit: "on/off",
+    doc: "Also ping a silent target over a reliable stream (memberlist's TCP ping).",
+  },
+  "membership.suspicionMult": int({
+    default: 3,
+    unit: "× log10(N) × probeInterval",
+    min: 1,
+    max: 100,
+    doc: "Shortest suspicion before a member is declared failed: mult · log10(N) · probeInterval.",
+  }),
+  "membership.suspicionMaxTimeoutMult": int({
+    default: 6,
+    unit: "× shortest suspicion",
+    min: 1,
+    max: 100,
+    doc: "Longest suspicion (an unconfirmed accusation), as a multiple of the shortest.",
+  }),
+  "membership.retransmitMult": int({
+    default: 4,
+    unit: "× log10(N+1)",
+    min: 1,
+    max: 100,
+    doc: "Times a rumor is retransmitted: mult · ceil(log10(N + 1)).",
+  }),
+  "membership.gossipInterval": duration({
+    default: 200,
+    min: 10,
+    doc: "How often queued rumors are sent to gossipNodes random members.",
+  }),
+  "membership.gossipNodes": int({
+    default: 3,
+    unit: "members",
+    min: 0,
+    max: 64,
+    doc: "Members each gossip round goes to; 0 leaves rumors to piggyback on probes.",
+  }),
+  "membership.gossipToTheDead": duration({
+    default: 30_000,
+    min: 0,
+    doc: "How long a failed member still gets gossip (so it can learn of it and refute).",
+  }),
+  "membership.pushPullInterval": duration({
+    default: 30_000,
+    min: 0,
+    doc: "Full-state exchange with one random member (scaled up past 32 members); 0 is off.",
+  }),
+  "membership.awarenessMaxMultiplier": int({
+    default: 8,
+    unit: "×",
+    min: 1,
+    max: 64,
+    doc: "Ceiling of Lifeguard's local-health multiplier on probe timeout and interval.",
+  }),
+  "membership.deadNodeReclaimTime": duration({
+    default: 0,
+    min: 0,
+    doc: "How long a failed or left member must stay so before it may return at a new address.",
+  }),
+  "membership.reconnectInterval": duration({
+    default: 30_000,
+    min: 0,
+    doc: "How often to try a push-pull with a random failed member (heals partitions); 0 is off.",
+  }),
+  "membership.reconnectTimeout": duration({
+    default: 24 * 3_600_000,
+    min: 0,
+    doc: "How long a failed member is remembered and retried before it is forgotten.",
+  }),
+  "membership.tombstoneTimeout": duration({
+    default: 24 * 3_600_000,
+    min: 0,
+    doc: "How long a member that left is remembered before it is forgotten.",
+  }),
+  "membership.leaveTimeout": duration({
+    default: 5_000,
+    min: 0,
+    doc: "Longest wait, on a graceful leave, for the leave to be gossiped before stopping.",
+  }),
+  "membership.joinTimeout": duration({
+    default: 5_000,
+    min: 1,
+    doc: "Wait for a seed's push-pull answer before a join attempt counts as failed.",
+  }),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -142,12 +247,32 @@ export const PROFILES: Record<ProfileName, Partial<HerdConfig>> = {
   lan: {},
   wan: {
     "agent.loadInterval": 15_000,
+    // memberlist's DefaultWANConfig.
+    "membership.probeInterval": 5_000,
+    "membership.probeTimeout": 3_000,
+    "membership.suspicionMult": 6,
+    "membership.pushPullInterval": 60_000,
+    "membership.gossipNodes": 4,
+    "membership.gossipInterval": 500,
+    "membership.gossipToTheDead": 60_000,
+    "membership.joinTimeout": 30_000,
   },
   local: {
     // Loopback test clusters: fast feedback, short grace.
     "agent.loadInterval": 500,
     "jobs.killGrace": 2_000,
     "jobs.logFlushInterval": 50,
+    // memberlist's DefaultLocalConfig, faster still: loopback answers in microseconds.
+    "membership.probeInterval": 100,
+    "membership.probeTimeout": 50,
+    "membership.indirectChecks": 1,
+    "membership.retransmitMult": 2,
+    "membership.pushPullInterval": 15_000,
+    "membership.gossipInterval": 50,
+    "membership.gossipToTheDead": 15_000,
+    "membership.reconnectInterval": 5_000,
+    "membership.leaveTimeout": 1_000,
+    "membership.joinTimeout": 1_000,
   },
 };
 
