@@ -31,6 +31,12 @@ export interface LogListener {
   end(record: JobRecord): void;
 }
 
+/** Waits for the promises among `waits`; nothing to wait for stays synchronous (the common case). */
+function waitAll(waits: Array<void | Promise<void>>): void | Promise<void> {
+  const pending = waits.filter((w): w is Promise<void> => w !== undefined);
+  if (pending.length > 0) return Promise.all(pending).then(() => {});
+}
+
 /** Live fan-out of output to followers. Observers only: nothing here steers a job. */
 export class LogHub {
   readonly #listeners = new Map<string, Set<LogListener>>();
@@ -46,12 +52,7 @@ export class LogHub {
   }
 
   publish(jobId: string, c: LogChunk): void | Promise<void> {
-    let waits: Promise<void>[] | undefined;
-    for (const l of this.#listeners.get(jobId) ?? []) {
-      const w = l.chunk(c);
-      if (w) (waits ??= []).push(w);
-    }
-    if (waits) return Promise.all(waits).then(() => {});
+    return waitAll([...this.#listeners.get(jobId) ?? []].map((l) => l.chunk(c)));
   }
 
   end(record: JobRecord): void {
@@ -87,12 +88,11 @@ export class LogWriter {
   /** Resolves when live readers that apply backpressure have taken the output. */
   write(stream: Stream, data: Uint8Array): void | Promise<void> {
     // Each stored value must stay under the KV limit: split on arrival, one seq per piece.
-    let waits: Promise<void>[] | undefined;
+    const waits: Array<void | Promise<void>> = [];
     for (let i = 0; i < data.length; i += MAX_STORED_CHUNK) {
-      const w = this.#write(stream, data.slice(i, i + MAX_STORED_CHUNK));
-      if (w) (waits ??= []).push(w);
+      waits.push(this.#write(stream, data.slice(i, i + MAX_STORED_CHUNK)));
     }
-    if (waits) return Promise.all(waits).then(() => {});
+    return waitAll(waits);
   }
 
   #write(stream: Stream, data: Uint8Array): void | Promise<void> {

@@ -211,9 +211,16 @@ export class JobRunner {
         await this.prune();
       }
     })().catch((e) => {
-      // The job's end could not be recorded; at the next start it is reported lost.
+      // The job's end could not be recorded: at the next start it is reported lost. Its
+      // followers (an attached `herd run`, `logs -f`) are told so now rather than left waiting.
       this.#running.delete(record.id);
       this.d.log(`herd: job ${record.id}: recording its end failed: ${(e as Error).stack ?? e}`);
+      this.d.hub.end({
+        ...record,
+        state: "lost",
+        finishedAt: this.d.clock.now(),
+        reason: `the node could not record the job's end: ${(e as Error).message}`,
+      });
     });
   }
 
