@@ -153,16 +153,23 @@ export class Client {
 export async function* ndjson<T>(res: Response): AsyncGenerator<T> {
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line) yield JSON.parse(line) as T;
+  let ended = false;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line) yield JSON.parse(line) as T;
+      }
     }
+    ended = true;
+  } finally {
+    // A consumer that leaves early closes the stream, so the node stops sending at once.
+    if (!ended) await reader.cancel();
   }
   if (buf.trim()) yield JSON.parse(buf) as T;
 }

@@ -188,8 +188,8 @@ export class JobRunner {
           timeoutMs: record.spec.timeoutMs,
           killGraceMs: c["jobs.killGrace"],
           signal: abort.signal,
-          stdout: (b) => logs.write("stdout", b),
-          stderr: (b) => logs.write("stderr", b),
+          stdout: (b) => untilAborted(logs.write("stdout", b), abort.signal),
+          stderr: (b) => untilAborted(logs.write("stderr", b), abort.signal),
         });
       } catch (e) {
         outcome = {
@@ -332,4 +332,17 @@ export class JobRunner {
   async allocation(): Promise<Allocation> {
     return (await this.d.kv.get<Allocation>(keys.alloc())).value ?? EMPTY_ALLOCATION;
   }
+}
+
+/**
+ * A job being stopped no longer waits for its readers: otherwise a reader that stopped
+ * reading (a suspended terminal, `| head` before its kill lands) would hold up the kill.
+ */
+function untilAborted(wait: void | Promise<void>, signal: AbortSignal): void | Promise<void> {
+  if (!wait || signal.aborted) return;
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    wait.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -1,5 +1,6 @@
 // Local jobs through the CLI: output, exit codes, detach, ps, logs, kill, timeouts.
 import assert from "node:assert/strict";
+import { findAgent } from "../../core/datadir.ts";
 import { Agent, expectCode } from "./_harness.ts";
 
 const agent = await Agent.start();
@@ -68,12 +69,21 @@ async function pipeline(script: string): Promise<{ code: number; stdout: string 
     `${Deno.execPath()} run -A --unstable-kv --unstable-net --unstable-worker-options ${
       new URL("../../main.ts", import.meta.url).pathname
     }`;
-  const out = await new Deno.Command("sh", {
+  const child = new Deno.Command("sh", {
     args: ["-c", script.replaceAll("HERD", herdCmd)],
     env: { HERD_DATA_DIR: agent.dataDir },
     stdout: "piped",
     stderr: "inherit",
-  }).output();
+  }).spawn();
+  // A hang is a failure, not a stuck CI run.
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    child.kill("SIGKILL");
+  }, 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  if (hung) throw new Error(`'${script}' did not finish in 60 s`);
   return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
 }
 
@@ -94,6 +104,31 @@ Deno.test("when the reader goes away (| head), the job is stopped", async () => 
   >;
   const j = jobs.find((x) => x.spec.name === "yes-pipe");
   assert.equal(j?.state, "killed");
+});
+
+Deno.test("an attached reader that stops reading does not hold up a kill", async () => {
+  const { info, token } = await findAgent(agent.dataDir);
+  const auth = { authorization: `Bearer ${token}` };
+  const res = await fetch(`${info.apiUrl}/v1/jobs?attach=1`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ name: "stalled-reader", executor: "exec", task: { command: ["yes"] } }),
+  });
+  assert.equal(res.status, 201);
+  const reader = res.body!.getReader();
+  const first = JSON.parse(new TextDecoder().decode((await reader.read()).value).split("\n")[0]);
+  const id = first.job.id as string;
+  // Let the job fill the reader's queue, so it is waiting on the reader when killed.
+  await new Promise((r) => setTimeout(r, 1000));
+  const kill = fetch(`${info.apiUrl}/v1/jobs/${id}/kill`, { method: "POST", headers: auth });
+  const answer = await Promise.race([
+    kill.then(async (r) => ({ status: r.status, body: await r.json() })),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000)),
+  ]);
+  await reader.cancel();
+  assert.ok(answer, "the kill did not answer in 15 s");
+  assert.equal(answer.status, 200);
+  assert.equal(answer.body.state, "killed");
 });
 
 Deno.test("-d detaches; ps, logs, logs -f and kill work on the job", async () => {
