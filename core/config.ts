@@ -233,6 +233,121 @@ export const SETTINGS = {
     min: 1,
     doc: "Wait for a seed's push-pull answer before a join attempt counts as failed.",
   }),
+  "mesh.host": str({
+    default: "0.0.0.0",
+    unit: "address",
+    doc: "Address the mesh endpoint (QUIC on UDP, node info on TCP, same port number) binds.",
+  }),
+  "mesh.port": int({
+    default: 7946,
+    unit: "UDP+TCP port",
+    min: 0,
+    max: 65535,
+    doc:
+      "Mesh port: QUIC (UDP) for members, node info and joins' first contact (TCP). 0 picks one.",
+  }),
+  "mesh.advertise": str({
+    default: "",
+    unit: "address",
+    doc: "Address other members dial; empty: the bound address, else the first non-loopback IPv4.",
+  }),
+  "transport.maxConnections": int({
+    default: 32,
+    unit: "connections",
+    min: 1,
+    max: 4096,
+    doc: "Open QUIC connections kept at most; the least recently used idle one is closed first.",
+  }),
+  "transport.idleTimeout": duration({
+    default: 30_000,
+    min: 100,
+    doc: "A connection with no traffic this long is closed (the next message dials again).",
+  }),
+  "transport.dialTimeout": duration({
+    default: 3_000,
+    min: 1,
+    doc: "Longest wait for a QUIC handshake and the authentication after it.",
+  }),
+  "transport.maxMessageBytes": bytes({
+    default: 4 * 1024 * 1024,
+    min: 1024,
+    max: 64 * 1024 * 1024,
+    doc: "Largest message on a stream; a bigger one is refused and the stream reset.",
+  }),
+  "transport.handshakeRate": num({
+    default: 20,
+    unit: "per second",
+    min: 0.1,
+    max: 100_000,
+    doc:
+      "Unauthenticated handshakes (connections, info requests, joins) accepted per source address.",
+  }),
+  "transport.handshakeBurst": int({
+    default: 40,
+    unit: "handshakes",
+    min: 1,
+    max: 100_000,
+    doc: "Handshakes a source may make at once before its rate applies.",
+  }),
+  "transport.allow": strings({
+    default: [],
+    unit: "CIDR",
+    doc: "Only these source networks may connect (e.g. 10.0.0.0/8); empty allows all.",
+  }),
+  "transport.deny": strings({
+    default: [],
+    unit: "CIDR",
+    doc: "Source networks refused before any other work; wins over transport.allow.",
+  }),
+  "identity.nonceTtl": duration({
+    default: 60_000,
+    min: 1_000,
+    doc: "How long a join challenge may be answered.",
+  }),
+  "identity.maxClockSkew": duration({
+    default: 5 * 60_000,
+    min: 1_000,
+    doc: "Largest clock difference a join request's timestamp may show.",
+  }),
+  "discovery.methods": strings({
+    default: ["static", "peer-exchange", "mdns", "broadcast"],
+    unit: "plugin names",
+    doc: "Discovery plugins to run: static, peer-exchange, mdns, broadcast, subnet, registry.",
+  }),
+  "discovery.interval": duration({
+    default: 10_000,
+    min: 100,
+    doc: "How often discovery plugins announce and look again.",
+  }),
+  "discovery.peers": strings({
+    default: [],
+    unit: "host:port",
+    doc: "Static peers to join (static plugin); --peer adds to them.",
+  }),
+  "discovery.broadcastPort": int({
+    default: 7947,
+    unit: "UDP port",
+    min: 1,
+    max: 65535,
+    doc: "UDP port the broadcast plugin announces on and listens to.",
+  }),
+  "discovery.subnets": strings({
+    default: [],
+    unit: "CIDR",
+    doc: "Networks the subnet plugin scans for herd nodes (opt-in: empty scans nothing).",
+  }),
+  "discovery.scanRate": int({
+    default: 50,
+    unit: "addresses per second",
+    min: 1,
+    max: 10_000,
+    doc: "Subnet scan rate limit.",
+  }),
+  "discovery.registry": str({
+    default: "",
+    unit: "URL",
+    doc: "A herd registry (herd registry) the registry plugin announces to and lists from.",
+  }),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -273,6 +388,9 @@ export const PROFILES: Record<ProfileName, Partial<HerdConfig>> = {
     "membership.reconnectInterval": 5_000,
     "membership.leaveTimeout": 1_000,
     "membership.joinTimeout": 1_000,
+    // Test clusters on one machine must not find each other by multicast.
+    "discovery.methods": ["static", "peer-exchange"],
+    "discovery.interval": 1_000,
   },
 };
 

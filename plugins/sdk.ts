@@ -117,18 +117,32 @@ export interface SchedulingPolicy extends PluginBase {
 
 /** A possible peer. Discovery only finds candidates: joining still needs the token. */
 export interface Candidate {
+  /** Host (IPv4/IPv6 literal or name) of its mesh endpoint. */
   address: string;
+  /** Its mesh port (QUIC on UDP, node info on TCP). */
   port: number;
   /** Which discovery plugin found it. */
   via: string;
+  /** Its node id, when the announcement said it. */
+  nodeId?: string;
+  /** Its cluster: the CA fingerprint (64 hex) or a prefix of it, when announced. */
+  cluster?: string;
 }
 
 export interface DiscoveryContext {
-  /** This node's id and mesh port, to advertise. */
-  self: { id: string; port: number };
+  /**
+   * This node, to advertise: its id, the address others should dial (may be empty when
+   * unknown: announce without it and let receivers use the packet's source), its mesh
+   * port and its cluster's CA fingerprint (64 hex; empty before the node has joined).
+   */
+  self: { id: string; address: string; port: number; cluster: string };
+  /** Plugin settings: the `discovery.*` values (interval in ms, peers, subnets, …). */
   config: Readonly<Record<string, unknown>>;
   found(candidate: Candidate): void;
+  /** Members this node knows or knew (remembered across restarts): for peer exchange. */
+  knownPeers(): Candidate[];
   log(message: string): void;
+  /** Aborted when the node stops; plugins end their loops and close their sockets. */
   signal: AbortSignal;
 }
 
