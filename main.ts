@@ -14,6 +14,9 @@ Commands:
   logs      print a job's output
   kill      stop a job
   status    show the running node
+  nodes     list the cluster's members (--watch to follow)
+  token     print the cluster's join token
+  leave     leave the cluster gracefully and stop the node
   profile   show this machine's hardware profile and class
   config    show the effective configuration and where each value came from
   version   print the version
@@ -32,6 +35,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import("./cli/node.ts")).status,
   profile: async () => (await import("./cli/node.ts")).profile,
   config: async () => (await import("./cli/node.ts")).config,
+  nodes: async () => (await import("./cli/mesh.ts")).nodes,
+  token: async () => (await import("./cli/mesh.ts")).token,
+  leave: async () => (await import("./cli/mesh.ts")).leave,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -66,6 +66,13 @@ export async function status(args: string[]): Promise<number> {
     ["jobs", `${s.jobs.running} running`],
     ["labels", Object.entries(s.labels).map(([k, v]) => `${k}=${v}`).join(", ") || "-"],
     ["executors", s.executors.join(", ")],
+    [
+      "cluster",
+      `${s.cluster.fingerprint.slice(0, 16)}${s.cluster.caHolder ? " (holds the CA)" : ""}: ${
+        Object.entries(s.cluster.members).map(([k, v]) => `${v} ${k}`).join(", ")
+      }`,
+    ],
+    ["mesh", s.cluster.address],
     ["uptime", formatDuration(s.uptimeMs)],
     ["api", s.apiUrl],
     ["data dir", s.dataDir],

@@ -26,12 +26,22 @@ import type { HardwareProfile, NodeClass } from "./profile/types.ts";
 import { loadProfile } from "./profile_source.ts";
 import { importPlugin, PluginSet } from "../plugins/loader.ts";
 import { VERSION } from "./version.ts";
+import { EventHub } from "./events.ts";
+import { establishIdentity } from "./mesh/bootstrap.ts";
+import { type Mesh, startMesh } from "./mesh/mesh.ts";
+import { buildMeta } from "./mesh/meta.ts";
+import { sameMeta } from "./membership/member.ts";
+import { requestJoin } from "./transport/transport.ts";
 
 export interface AgentOptions {
   dataDir: string;
   config: ResolvedConfig;
   /** A recorded probe or profile to run with instead of probing (emulated node). */
   profileFrom?: string;
+  /** `--join TOKEN`: join that cluster (ignored once this node is a member of it). */
+  join?: string;
+  /** `--peer HOST:PORT`: members to join through. */
+  peers?: string[];
   log: (line: string) => void;
 }
 
@@ -42,9 +52,13 @@ export interface Agent {
   profile: HardwareProfile;
   capacity: Capacity;
   emulated: boolean;
+  mesh: Mesh;
+  /** How this node came to its cluster at this start. */
+  cluster: { fingerprint: string; how: "stored" | "created" | "joined"; token?: string };
   /** Resolves when the agent has stopped. */
   finished: Promise<void>;
-  stop(reason: string): Promise<void>;
+  /** Stops; with `leave`, first tells the cluster it is leaving (others see `left`). */
+  stop(reason: string, opts?: { leave?: boolean }): Promise<void>;
 }
 
 export function capacityOf(profile: HardwareProfile, c: HerdConfig): Capacity {
@@ -104,12 +118,14 @@ async function start(
 
   // The live load: re-read on an interval, never on a request's path.
   let load: LiveLoad | undefined = emulated ? undefined : await liveLoad(probe);
-  const loadTimer = emulated ? undefined : setInterval(async () => {
+  let refreshMeta = () => {};
+  const loadTimer = setInterval(async () => {
     try {
-      load = await liveLoad(probe);
+      if (!emulated) load = await liveLoad(probe);
     } catch (e) {
       o.log(`herd: reading the live load failed: ${(e as Error).message}`);
     }
+    refreshMeta();
   }, config["agent.loadInterval"]);
   cleanups.push(() => clearInterval(loadTimer));
 
@@ -133,6 +149,8 @@ async function start(
         ? `jobs_finished{state=${e.record.state}}`
         : "jobs_submitted";
       counters[k] = (counters[k] ?? 0) + 1;
+      // What is free changed: tell the cluster soon, once for a burst of jobs.
+      if (e.type !== "refused") setTimeout(() => refreshMeta(), 50);
     },
   });
   const lost = await runner.recover();
@@ -140,6 +158,77 @@ async function start(
     o.log(`herd: job ${j.id} (${j.spec.name}) was running when the agent stopped: marked lost`);
   }
   await runner.prune();
+
+  const events = new EventHub(() => systemClock.now());
+  const { identity, how } = await establishIdentity({
+    kv,
+    nodeId: self.id,
+    clock: systemClock,
+    random: cryptoRandom,
+    config,
+    plugins,
+    token: o.join,
+    peers: o.peers ?? [],
+    requestJoin: (r) =>
+      requestJoin({
+        ...r,
+        timeoutMs: config["transport.dialTimeout"],
+        now: () => systemClock.now(),
+        random: cryptoRandom,
+      }),
+    log: o.log,
+  });
+  const metaNow = async () => {
+    const alloc = await runner.allocation();
+    return buildMeta({
+      name,
+      nodeClass,
+      profile,
+      labels: config["node.labels"],
+      capacity: {
+        cpu: capacity.cpuMilli / 1000,
+        memBytes: capacity.memBytes,
+        gpus: capacity.gpus.length,
+      },
+      load: {
+        cpuFree: (capacity.cpuMilli - alloc.cpuMilli) / 1000,
+        memFree: capacity.memBytes - alloc.memBytes,
+        gpuFree: capacity.gpus.length - alloc.gpus.length,
+        load1: load?.load1,
+        batteryPercent: load?.batteryPercent ?? profile.power.batteryPercent,
+        onBattery: load?.onBattery ?? profile.power.source === "battery",
+        temperatureC: load?.temperatureC ?? profile.temperatureC,
+      },
+      ca: identity.caKeyPem !== undefined,
+      version: VERSION,
+    });
+  };
+  let meta = await metaNow();
+  const mesh = await startMesh({
+    kv,
+    identity,
+    config,
+    plugins,
+    events,
+    clock: systemClock,
+    random: cryptoRandom,
+    meta,
+    seeds: o.peers ?? [],
+    log: o.log,
+  });
+  cleanups.push(() => mesh.stop());
+  let refreshing = false;
+  refreshMeta = () => {
+    if (refreshing) return;
+    refreshing = true;
+    metaNow().then((m) => {
+      if (!sameMeta(m, meta)) {
+        meta = m;
+        mesh.setMeta(m);
+      }
+    }, (e) => o.log(`herd: updating this node's load for the cluster failed: ${e.message}`))
+      .finally(() => refreshing = false);
+  };
 
   const token = await ensureToken(o.dataDir);
   let apiUrl = "";
@@ -181,10 +270,20 @@ async function start(
       },
       jobs: { running: runner.runningCount },
       executors: plugins.names("executor"),
+      cluster: {
+        fingerprint: identity.ca.fingerprint,
+        address: mesh.address,
+        caHolder: identity.caKeyPem !== undefined,
+        members: mesh.nodes().reduce((acc, n) => {
+          acc[n.state] = (acc[n.state] ?? 0) + 1;
+          return acc;
+        }, {} as Record<string, number>),
+      },
     };
   };
+  const clusterToken = () => identity.token;
   const api = createApi({
-    token,
+    apiToken: token,
     kv,
     runner,
     hub,
@@ -192,6 +291,13 @@ async function start(
     config: o.config,
     status,
     counters: () => counters,
+    mesh,
+    events,
+    token: clusterToken,
+    leave: () => {
+      // Answer first; the agent leaves and stops right after.
+      setTimeout(() => stop("herd leave", { leave: true }), 10);
+    },
   });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -223,9 +329,10 @@ async function start(
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => resolveFinished = r);
   let stopping: Promise<void> | undefined;
-  const stop = (reason: string) => {
+  const stop = (reason: string, opts: { leave?: boolean } = {}) => {
     stopping ??= (async () => {
       o.log(`herd: stopping (${reason})`);
+      if (opts.leave) await mesh.leave();
       await removeAgentInfo(o.dataDir);
       await runner.shutdown(`the node stopped (${reason}) while the job was running`);
       await cleanup();
@@ -233,5 +340,16 @@ async function start(
     })();
     return stopping;
   };
-  return { info, name, class: nodeClass, profile, capacity, emulated, finished, stop };
+  return {
+    info,
+    name,
+    class: nodeClass,
+    profile,
+    capacity,
+    emulated,
+    mesh,
+    cluster: { fingerprint: identity.ca.fingerprint, how, token: identity.token },
+    finished,
+    stop,
+  };
 }

@@ -429,6 +429,7 @@ export const NON_SETTING_ENV = new Set([
   "HERD_CONFIG",
   "HERD_PROFILE",
   "HERD_LOG",
+  "HERD_JOIN",
 ]);
 
 export function isSettingKey(key: string): key is SettingKey {

@@ -6,6 +6,9 @@
 //   ["alloc"]                   Allocation     resources reserved by running jobs
 //   ["jobs", jobId]             JobRecord      spec and state of each job
 //   ["logs", jobId, seq]        LogChunk       the newest output of each job
+//   ["cluster"]                 ClusterRecord  the cluster this node belongs to (CA, token)
+//   ["identity"]                IdentityRecord this node's key and certificate
+//   ["members", nodeId]         MemberRecord   members last seen, to rejoin after a restart
 //
 // Opening refuses (and changes nothing in) a file that is not a herd store or
 // was written by a newer herd.
@@ -23,7 +26,37 @@ export const keys = {
   jobs: () => ["jobs"] as const,
   log: (id: string, seq: number) => ["logs", id, seq] as const,
   logs: (id: string) => ["logs", id] as const,
+  cluster: () => ["cluster"] as const,
+  identity: () => ["identity"] as const,
+  member: (id: string) => ["members", id] as const,
+  members: () => ["members"] as const,
 };
+
+export interface ClusterRecord {
+  /** The cluster CA certificate (public). */
+  caPem: string;
+  /** SHA-256 of its DER, 64 hex: what join tokens name. */
+  fingerprint: string;
+  /** PKCS#8 PEM of the CA key: only on the node that created the cluster. */
+  caKeyPem?: string;
+  /** The join token: on the creator, and on nodes that joined with it (`herd token`). */
+  token?: string;
+  createdAt: number;
+}
+
+export interface IdentityRecord {
+  /** PKCS#8 PEM of this node's key. */
+  keyPem: string;
+  certPem: string;
+  issuedAt: number;
+}
+
+export interface MemberRecord {
+  id: string;
+  address: string;
+  state: string;
+  seenAt: number;
+}
 
 export interface SelfRecord {
   id: string;

@@ -11,6 +11,9 @@ import type { LogHub } from "../jobs/logs.ts";
 import { followStream } from "./follow.ts";
 import { renderMetrics } from "./metrics.ts";
 import { MAX_DURATION_MS, MAX_SIZE_BYTES } from "../units.ts";
+import type { Mesh } from "../mesh/mesh.ts";
+import type { EventHub } from "../events.ts";
+import { eventStream } from "./events.ts";
 
 /** What `/v1/status` reports. */
 export interface NodeStatus {
@@ -41,10 +44,19 @@ export interface NodeStatus {
   };
   jobs: { running: number };
   executors: string[];
+  cluster: {
+    fingerprint: string;
+    /** This node's mesh address (host:port). */
+    address: string;
+    caHolder: boolean;
+    /** Members by state, this node included. */
+    members: Record<string, number>;
+  };
 }
 
 export interface ApiDeps {
-  token: string;
+  /** The API's bearer token (api.token in the data dir). */
+  apiToken: string;
   kv: Deno.Kv;
   runner: JobRunner;
   hub: LogHub;
@@ -52,6 +64,12 @@ export interface ApiDeps {
   config: ResolvedConfig;
   status: () => Promise<NodeStatus>;
   counters: () => Record<string, number>;
+  mesh: Mesh;
+  events: EventHub;
+  /** The cluster's join token, when this node knows it. */
+  token: () => string | undefined;
+  /** Leaves the cluster and stops the node (after the answer is sent). */
+  leave: () => void;
 }
 
 /** Largest request body accepted (a job spec with its module source). */
@@ -103,7 +121,7 @@ export function createApi(d: ApiDeps): Hono {
   app.use("*", async (c, next) => {
     const auth = c.req.header("authorization") ?? "";
     const given = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
-    if (!timingSafeEqual(given, d.token)) {
+    if (!timingSafeEqual(given, d.apiToken)) {
       return fail(
         401,
         "unauthorized",
@@ -117,10 +135,41 @@ export function createApi(d: ApiDeps): Hono {
   app.get("/v1/status", async (c) => c.json(await d.status()));
   app.get("/v1/profile", (c) => c.json(d.profile));
   app.get("/v1/config", (c) => c.json(d.config));
-  app.get("/metrics", async (c) =>
-    c.text(renderMetrics(await d.status(), d.counters()), 200, {
+  app.get("/metrics", async (c) => {
+    const mesh = d.mesh.metrics();
+    const counters = { ...d.counters(), ...mesh.counters };
+    return c.text(renderMetrics(await d.status(), counters, mesh.gauges), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    }));
+    });
+  });
+
+  app.get("/v1/nodes", (c) => c.json(d.mesh.nodes()));
+  app.get("/v1/events", (c) => {
+    const last = Number(c.req.header("last-event-id") ?? c.req.query("after") ?? NaN);
+    const types = c.req.query("types")?.split(",").filter(Boolean);
+    return new Response(eventStream(d.events, Number.isFinite(last) ? last : undefined, types), {
+      headers: {
+        "content-type": "text/event-stream",
+        "cache-control": "no-store",
+      },
+    });
+  });
+  app.get("/v1/token", (c) => {
+    const t = d.token();
+    if (!t) {
+      return fail(
+        404,
+        "no_token",
+        "this node does not know the cluster's join token",
+        "run 'herd token' on the node that created the cluster",
+      );
+    }
+    return c.json({ token: t });
+  });
+  app.post("/v1/leave", (c) => {
+    d.leave();
+    return c.json({ leaving: true });
+  });
 
   app.get("/v1/jobs", async (c) => {
     const all = c.req.query("all") === "1" || c.req.query("all") === "true";

@@ -28,7 +28,11 @@ function render(metrics: Metric[]): string {
 }
 
 /** Counter names are `herd_<name>_total`; keys like `jobs_finished{state=failed}` carry one label. */
-export function renderMetrics(s: NodeStatus, counters: Record<string, number>): string {
+export function renderMetrics(
+  s: NodeStatus,
+  counters: Record<string, number>,
+  gauges: Record<string, number> = {},
+): string {
   const gauge = (name: string, help: string, value: number): Metric => ({
     name,
     help,
@@ -88,17 +92,22 @@ export function renderMetrics(s: NodeStatus, counters: Record<string, number>): 
     metrics.push(gauge("herd_temperature_celsius", "Hottest thermal zone.", s.load.temperatureC));
   }
   const byName = new Map<string, Metric>();
-  for (const [key, value] of Object.entries(counters).sort()) {
-    const m = /^([a-z_]+)(?:\{(\w+)=([^}]*)\})?$/.exec(key);
-    if (!m) continue;
-    const name = `herd_${m[1]}_total`;
-    let metric = byName.get(name);
-    if (!metric) {
-      metric = { name, help: `Count of ${m[1].replace(/_/g, " ")}.`, type: "counter", samples: [] };
-      byName.set(name, metric);
-      metrics.push(metric);
+  const add = (entries: Record<string, number>, type: "counter" | "gauge") => {
+    for (const [key, value] of Object.entries(entries).sort()) {
+      const m = /^([a-z_0-9]+)(?:\{(\w+)=([^}]*)\})?$/.exec(key);
+      if (!m) continue;
+      const name = type === "counter" ? `herd_${m[1]}_total` : `herd_${m[1]}`;
+      let metric = byName.get(name);
+      if (!metric) {
+        const what = m[1].replace(/_/g, " ");
+        metric = { name, help: type === "counter" ? `Count of ${what}.` : `Current ${what}.`, type, samples: [] };
+        byName.set(name, metric);
+        metrics.push(metric);
+      }
+      metric.samples.push({ labels: m[2] ? { [m[2]]: m[3] } : undefined, value });
     }
-    metric.samples.push({ labels: m[2] ? { [m[2]]: m[3] } : undefined, value });
-  }
+  };
+  add(counters, "counter");
+  add(gauges, "gauge");
   return render(metrics);
 }

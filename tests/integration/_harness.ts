@@ -20,22 +20,33 @@ export interface Result {
   stderr: string;
 }
 
-/** Runs `herd ARGS` to completion. */
+/** Runs `herd ARGS` to completion; killed (and a failure) after `timeoutMs`. */
 export async function herd(
   dataDir: string,
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string } = {},
+  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
 ): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [...DENO_FLAGS, MAIN, ...args],
     env: { HERD_DATA_DIR: dataDir, NO_COLOR: "1", ...opts.env },
     cwd: opts.cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    child.kill("SIGKILL");
+  }, opts.timeoutMs ?? 120_000);
+  const out = await child.output();
+  clearTimeout(timer);
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const r = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  if (hung) {
+    throw new Error(`herd ${args.join(" ")}: still running after ${opts.timeoutMs ?? 120_000} ms\n${r.stderr}`);
+  }
+  return r;
 }
 
 export class Agent {
@@ -77,6 +88,11 @@ export class Agent {
         "0",
         "--profile",
         "local",
+        // Each test node gets its own mesh port on loopback.
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
         ...(opts.args ?? []),
       ],
       env: { HERD_DATA_DIR: dataDir, NO_COLOR: "1", ...opts.env },
@@ -100,7 +116,10 @@ export class Agent {
     throw new Error(`herd up did not start in 30 s:\n${agent.stdout}\n${agent.stderr}`);
   }
 
-  herd(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<Result> {
+  herd(
+    args: string[],
+    opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+  ): Promise<Result> {
     return herd(this.dataDir, args, opts);
   }
 

@@ -1,0 +1,131 @@
+// At start: this node's cluster identity — stored, newly created, or obtained by
+// joining with a token through `--peer` addresses or, without any, through the
+// members discovery finds.
+
+import type { HerdConfig } from "../config.ts";
+import type { Clock, RandomBytes } from "../clock.ts";
+import { ConfigError } from "../errors.ts";
+import type { Candidate } from "../../plugins/sdk.ts";
+import type { PluginSet } from "../../plugins/loader.ts";
+import { DiscoveryRunner, splitHostPort } from "./discovery.ts";
+import {
+  checkToken,
+  ClusterError,
+  createCluster,
+  joinCluster,
+  loadIdentity,
+  type MeshIdentity,
+  type RequestJoin,
+} from "./identity.ts";
+
+/** How long a joiner without `--peer` waits for discovery to find a member. */
+export const DISCOVERY_JOIN_WAIT_MS = 30_000;
+
+export interface BootstrapOptions {
+  kv: Deno.Kv;
+  nodeId: string;
+  clock: Clock;
+  random: RandomBytes;
+  config: HerdConfig;
+  plugins: PluginSet;
+  /** `--join TOKEN` */
+  token?: string;
+  /** `--peer HOST:PORT` (repeatable) */
+  peers: string[];
+  requestJoin: RequestJoin;
+  log: (line: string) => void;
+}
+
+export async function establishIdentity(
+  o: BootstrapOptions,
+): Promise<{ identity: MeshIdentity; how: "stored" | "created" | "joined" }> {
+  const d = { kv: o.kv, nodeId: o.nodeId, clock: o.clock, random: o.random };
+  const token = o.token?.trim();
+  const wanted = token ? checkToken(token).caFingerprint : undefined;
+  const stored = await loadIdentity(d);
+  if (stored) {
+    if (wanted && wanted !== stored.ca.fingerprint) {
+      throw new ClusterError(
+        `this node already belongs to cluster ${stored.ca.fingerprint.slice(0, 16)}, ` +
+          `not to the token's cluster ${wanted.slice(0, 16)}`,
+        { hint: "to join another cluster, start with a new --data-dir" },
+      );
+    }
+    return { identity: stored, how: "stored" };
+  }
+  if (!token) return { identity: await createCluster(d), how: "created" };
+
+  const peers = o.peers.map((p) => {
+    const hp = splitHostPort(p, o.config["mesh.port"] || 7946);
+    if (!hp) throw new ConfigError(`--peer: '${p}' is not HOST:PORT`);
+    return hp;
+  });
+  if (peers.length > 0) {
+    return { identity: await joinCluster(d, token, list(peers), o.requestJoin, o.log), how: "joined" };
+  }
+  o.log(
+    `herd: looking for a member of cluster ${
+      wanted!.slice(0, 16)
+    } with ${o.config["discovery.methods"].join(", ")}`,
+  );
+  const found = new CandidateQueue();
+  const runner = new DiscoveryRunner({
+    plugins: o.plugins,
+    config: o.config,
+    // Not listening yet: plugins browse but have nothing to announce.
+    self: () => ({ id: o.nodeId, address: "", port: 0, cluster: "" }),
+    knownPeers: () => [],
+    onCandidate: (c) => {
+      if (c.cluster && !wanted!.startsWith(c.cluster.toLowerCase())) return;
+      found.push(c);
+    },
+    now: () => o.clock.now(),
+    log: o.log,
+  });
+  await runner.start();
+  const timer = setTimeout(() => found.end(), DISCOVERY_JOIN_WAIT_MS);
+  try {
+    return {
+      identity: await joinCluster(d, token, found.drain(), o.requestJoin, o.log),
+      how: "joined",
+    };
+  } finally {
+    clearTimeout(timer);
+    found.end();
+    await runner.stop();
+  }
+}
+
+async function* list<T>(items: T[]): AsyncIterable<T> {
+  for (const i of items) yield i;
+}
+
+/** Candidates as they are found, until `end()`. */
+class CandidateQueue {
+  readonly #items: Candidate[] = [];
+  #wake: (() => void) | undefined;
+  #ended = false;
+
+  push(c: Candidate): void {
+    this.#items.push(c);
+    this.#wake?.();
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#wake?.();
+  }
+
+  async *drain(): AsyncIterable<{ host: string; port: number }> {
+    for (;;) {
+      const c = this.#items.shift();
+      if (c) {
+        yield { host: c.address, port: c.port };
+        continue;
+      }
+      if (this.#ended) return;
+      await new Promise<void>((r) => this.#wake = r);
+      this.#wake = undefined;
+    }
+  }
+}
