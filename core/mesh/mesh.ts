@@ -13,7 +13,7 @@ import { realScheduler } from "../membership/scheduler.ts";
 import { Swim } from "../membership/swim.ts";
 import { membershipTimings } from "../membership/timings.ts";
 import { keys, type MemberRecord } from "../store.ts";
-import { Transport } from "../transport/transport.ts";
+import { Transport, transportSettings } from "../transport/transport.ts";
 import type { Candidate } from "../../plugins/sdk.ts";
 import type { PluginSet } from "../../plugins/loader.ts";
 import { DiscoveryRunner, hostPort, splitHostPort } from "./discovery.ts";
@@ -89,21 +89,15 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
       privateKey: id.key.privateKey,
       ca: id.ca,
     },
-    settings: {
-      maxConnections: c["transport.maxConnections"],
-      idleTimeoutMs: c["transport.idleTimeout"],
-      dialTimeoutMs: c["transport.dialTimeout"],
-      maxMessageBytes: c["transport.maxMessageBytes"],
-      handshakeRate: c["transport.handshakeRate"],
-      handshakeBurst: c["transport.handshakeBurst"],
-      allow: c["transport.allow"],
-      deny: c["transport.deny"],
-    },
+    settings: transportSettings(c),
     now: () => d.clock.now(),
     random: d.random,
     log: d.log,
     resolve: (address) => {
-      for (const m of swim?.members() ?? []) if (m.address === address) return m.id;
+      // A failed or left member's address may now be another node's.
+      for (const m of swim?.members() ?? []) {
+        if (m.address === address && !isDeadOrLeft(m)) return m.id;
+      }
       return seedIds.get(address);
     },
     join: {
@@ -306,6 +300,6 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
 }
 
 /** Transport stats that are levels, not counts. */
-const TRANSPORT_GAUGES = new Set(["connectionsOpen"]);
+const TRANSPORT_GAUGES = new Set(["connectionsOpen", "pooled"]);
 
 const snake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();

@@ -6,7 +6,10 @@
 // longer than a full member list, no map wider than 1,024 keys, and no extension types at
 // all (MessagePack's timestamp would decode to a Date, which no message contains).
 
-import { Decoder, Encoder } from "@msgpack/msgpack";
+// The package's ESM build, by path: its package.json has no "exports", so the bare name
+// resolves to the CommonJS build, and loading CommonJS brings in Deno's Node compatibility
+// layer: ~7 MB more RSS (measured: 48.5 vs 41.9 MB for a process that only encodes).
+import { Decoder, Encoder } from "@msgpack/msgpack/dist.esm/index.mjs";
 import * as v from "valibot";
 import { MAX_MEMBERS } from "../membership/member_table.ts";
 

@@ -7,7 +7,7 @@
 // opened on first use, and writes each stream message as one length-prefixed frame on
 // one of them. Not a stream per message: in Deno 2.9 every QUIC stream costs ~10–15 KB of
 // RSS that is not given back (measured: 10,000 one-message streams raised RSS by ~65 MB
-// and it stayed there; the same messages on one stream, ~18 MB). Two lanes, so a large
+// and it stayed there; the same messages on one stream, ~19 MB). Two lanes, so a large
 // push-pull never holds up a reliable ping queued behind it.
 
 import type { Channel } from "../membership/messages.ts";
@@ -61,7 +61,7 @@ export interface LinkHooks {
 export class Link {
   /** The authenticated peer; undefined until then (and for joins, always). */
   peerId: string | undefined;
-  /** Cancels the authentication deadline, once authenticated. */
+  /** Cancels the pending deadline: authentication, or the linger before closing. */
   cancelDeadline: () => void = () => {};
   readonly #h: LinkHooks;
   readonly #tasks = new Set<Promise<void>>();

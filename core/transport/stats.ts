@@ -51,6 +51,8 @@ export interface TransportStats {
   infoServed: number;
   /** The message handler threw (a bug in the caller: counted and logged, never fatal). */
   handlerErrors: number;
+  /** Something failed that should not have (an error on an open connection, a task): logged. */
+  unexpectedErrors: number;
 }
 
 export const newTransportStats = (): TransportStats => ({
@@ -85,6 +87,7 @@ export const newTransportStats = (): TransportStats => ({
   joinRefusedByReason: {},
   infoServed: 0,
   handlerErrors: 0,
+  unexpectedErrors: 0,
 });
 
 /** Adds one to `record[key]`. */

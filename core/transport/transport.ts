@@ -729,6 +729,7 @@ export class Transport {
       dropped: (link, kind) => this.#dropped(link, kind),
       firstBidi: (link, stream) => this.#track(this.#serveFirstStream(link, stream)),
       failed: (link, what, e) => {
+        this.stats.unexpectedErrors++;
         this.#log("link", link.address, `herd: connection ${describe(link)}: ${what}: ${e}`);
         link.close(CloseCode.Error, what);
       },
@@ -850,6 +851,7 @@ export class Transport {
 
   #track(p: Promise<void>): void {
     const t: Promise<void> = p.then(() => {}, (e) => {
+      this.stats.unexpectedErrors++;
       this.#o.log(`herd: transport task failed: ${errorText(e)}`);
     }).finally(() => this.#tasks.delete(t));
     this.#tasks.add(t);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encode } from "@msgpack/msgpack";
+import { encode } from "@msgpack/msgpack/dist.esm/index.mjs";
 import { seededRandom } from "../../../core/clock.ts";
 import { META_MAX_BYTES } from "../../../core/membership/member.ts";
 import {

@@ -61,6 +61,10 @@ Deno.test("two transports exchange datagrams and streams both ways over one conn
     }
     assert.deepEqual(a.t.connectedPeers(), [f.b.id]);
     assert.deepEqual(b.t.connectedPeers(), [f.a.id]);
+    for (const r of [a, b]) {
+      assert.equal(r.t.stats.unexpectedErrors, 0, r.logs.join("\n"));
+      assert.deepEqual(r.logs, []);
+    }
   } finally {
     await a.t.close();
     await b.t.close();
@@ -232,6 +236,7 @@ Deno.test("an unauthenticated flood is dropped and counted; the node keeps worki
     // And the node still serves members.
     a.t.send(b.address, ping(1, { id: f.a.id, address: a.address }, f.b.id));
     await waitFor(() => b.got.length === 1, "b to get a's ping after the flood");
+    assert.equal(b.t.stats.unexpectedErrors, 0, b.logs.join("\n"));
   } finally {
     junk.close();
     endpoint.close();
@@ -441,6 +446,7 @@ Deno.test("stream messages ride two long-lived lanes, in order", async () => {
     assert.deepEqual(pings, Array.from({ length: 100 }, (_, i) => i + 1));
     assert.equal(a.t.stats.streamsSent, 101);
     assert.equal(a.t.stats.datagramsSent, 1);
+    assert.equal(a.t.stats.sendQueueDropped + b.t.stats.unexpectedErrors, 0);
   } finally {
     await a.t.close();
     await b.t.close();
