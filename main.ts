@@ -19,6 +19,7 @@ Commands:
   leave     leave the cluster gracefully and stop the node
   profile   show this machine's hardware profile and class
   config    show the effective configuration and where each value came from
+  registry  serve a discovery registry for nodes on different networks
   version   print the version
 
 'herd <command> --help' describes a command. Every command takes --data-dir DIR.
@@ -38,6 +39,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   nodes: async () => (await import("./cli/mesh.ts")).nodes,
   token: async () => (await import("./cli/mesh.ts")).token,
   leave: async () => (await import("./cli/mesh.ts")).leave,
+  registry: async () => (await import("./cli/registry.ts")).run,
 };
 
 export async function main(argv: string[]): Promise<number> {

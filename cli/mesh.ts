@@ -52,7 +52,9 @@ export async function nodes(args: string[]): Promise<number> {
     console.log(NODES_HELP);
     return 0;
   }
-  if (positionals.length) throw new UsageError(`herd nodes takes no arguments: got '${positionals[0]}'`);
+  if (positionals.length) {
+    throw new UsageError(`herd nodes takes no arguments: got '${positionals[0]}'`);
+  }
   const client = await Client.connect(dataDir(values["data-dir"]).path);
   const show = async () => {
     const list = await client.json<NodeView[]>("GET", "/v1/nodes");

@@ -4,5 +4,20 @@
 import type { Plugin } from "./sdk.ts";
 import { plugin as exec } from "./executors/exec.ts";
 import { plugin as deno } from "./executors/deno.ts";
+import { plugin as staticPeers } from "./discovery/static.ts";
+import { plugin as peerExchange } from "./discovery/peer_exchange.ts";
+import { plugin as mdns } from "./discovery/mdns.ts";
+import { plugin as broadcast } from "./discovery/broadcast.ts";
+import { plugin as subnet } from "./discovery/subnet.ts";
+import { plugin as registry } from "./discovery/registry.ts";
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [exec, deno];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [
+  exec,
+  deno,
+  staticPeers,
+  peerExchange,
+  mdns,
+  broadcast,
+  subnet,
+  registry,
+];

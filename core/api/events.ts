@@ -21,7 +21,10 @@ export function eventStream(
   return new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(enc.encode(": herd events\n\n"));
-      keepalive = setInterval(() => controller.enqueue(enc.encode(": keepalive\n\n")), KEEPALIVE_MS);
+      keepalive = setInterval(
+        () => controller.enqueue(enc.encode(": keepalive\n\n")),
+        KEEPALIVE_MS,
+      );
     },
     async pull(controller) {
       for (;;) {

@@ -100,7 +100,12 @@ export function renderMetrics(
       let metric = byName.get(name);
       if (!metric) {
         const what = m[1].replace(/_/g, " ");
-        metric = { name, help: type === "counter" ? `Count of ${what}.` : `Current ${what}.`, type, samples: [] };
+        metric = {
+          name,
+          help: type === "counter" ? `Count of ${what}.` : `Current ${what}.`,
+          type,
+          samples: [],
+        };
         byName.set(name, metric);
         metrics.push(metric);
       }

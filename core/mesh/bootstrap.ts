@@ -61,12 +61,15 @@ export async function establishIdentity(
     return hp;
   });
   if (peers.length > 0) {
-    return { identity: await joinCluster(d, token, list(peers), o.requestJoin, o.log), how: "joined" };
+    return {
+      identity: await joinCluster(d, token, list(peers), o.requestJoin, o.log),
+      how: "joined",
+    };
   }
   o.log(
-    `herd: looking for a member of cluster ${
-      wanted!.slice(0, 16)
-    } with ${o.config["discovery.methods"].join(", ")}`,
+    `herd: looking for a member of cluster ${wanted!.slice(0, 16)} with ${
+      o.config["discovery.methods"].join(", ")
+    }`,
   );
   const found = new CandidateQueue();
   const runner = new DiscoveryRunner({

@@ -76,7 +76,8 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
   const c = d.config;
   const id = d.identity;
   const nonces = new JoinNonces(d.clock, d.random, parseJoinConfig(c));
-  let swim: Swim | undefined;
+  // The transport is built first (its port is part of our address); it asks membership later.
+  const ref: { swim?: Swim } = {};
   const seedIds = new Map<string, string>();
 
   const transport = await Transport.listen({
@@ -95,7 +96,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     log: d.log,
     resolve: (address) => {
       // A failed or left member's address may now be another node's.
-      for (const m of swim?.members() ?? []) {
+      for (const m of ref.swim?.members() ?? []) {
         if (m.address === address && !isDeadOrLeft(m)) return m.id;
       }
       return seedIds.get(address);
@@ -109,11 +110,11 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
         nonces,
         config: c,
         isMember: (nodeId) => {
-          const m = swim?.member(nodeId);
+          const m = ref.swim?.member(nodeId);
           return m !== undefined && !isDeadOrLeft(m);
         },
         caHolder: () => {
-          const holder = swim?.members().find((m) => readMeta(m.meta).ca && !isDeadOrLeft(m));
+          const holder = ref.swim?.members().find((m) => readMeta(m.meta).ca && !isDeadOrLeft(m));
           return holder && { id: holder.id, address: holder.address };
         },
       }),
@@ -125,7 +126,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
   const meshCounters: Record<string, number> = {};
   const dirty = new Set<string>();
 
-  swim = new Swim({
+  const s = new Swim({
     self: { id: id.nodeId, address },
     timings: membershipTimings(c),
     scheduler: realScheduler,
@@ -134,7 +135,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     send: (to, msg) => transport.send(to, msg),
     observe: (e) => observe(e),
   });
-  const s = swim;
+  ref.swim = s;
   transport.onMessage((from, msg) => s.receive(from.address, msg));
 
   function observe(e: MembershipEvent): void {
@@ -223,14 +224,20 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     meshCounters["membership_join_attempts"] = (meshCounters["membership_join_attempts"] ?? 0) + 1;
     s.join([addr]).then((n) => {
       if (n > 0) return;
-      meshCounters["membership_join_failures"] = (meshCounters["membership_join_failures"] ?? 0) + 1;
+      meshCounters["membership_join_failures"] = (meshCounters["membership_join_failures"] ?? 0) +
+        1;
     });
   };
 
   const discovery = new DiscoveryRunner({
     plugins: d.plugins,
     config: c,
-    self: () => ({ id: id.nodeId, address: host, port: transport.port, cluster: id.ca.fingerprint }),
+    self: () => ({
+      id: id.nodeId,
+      address: host,
+      port: transport.port,
+      cluster: id.ca.fingerprint,
+    }),
     knownPeers: () => {
       const live = s.members().filter((m) => m.id !== id.nodeId).flatMap((m) => {
         const hp = splitHostPort(m.address, 7946);
