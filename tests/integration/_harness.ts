@@ -44,7 +44,9 @@ export async function herd(
   const dec = new TextDecoder();
   const r = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
   if (hung) {
-    throw new Error(`herd ${args.join(" ")}: still running after ${opts.timeoutMs ?? 120_000} ms\n${r.stderr}`);
+    throw new Error(
+      `herd ${args.join(" ")}: still running after ${opts.timeoutMs ?? 120_000} ms\n${r.stderr}`,
+    );
   }
   return r;
 }
