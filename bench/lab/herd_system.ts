@@ -34,6 +34,8 @@ const hostOf = (address: string) => address.replace(/:\d+$/, "").replace(/^\[|\]
 export class HerdSystem implements System {
   readonly name = "herd";
   #agents = new Map<number, Agent>();
+  /** Killed agents: their pid and failure marks stay readable. */
+  #killed = new Map<number, Agent>();
   #joinToken = "";
   readonly #extraArgs: string[];
 
@@ -139,6 +141,8 @@ export class HerdSystem implements System {
 
   async kill(i: number): Promise<void> {
     const a = this.#agent(i);
+    this.#agents.delete(i);
+    this.#killed.set(i, a);
     a.client.close();
     await Promise.all([a.agent.stop(), a.relay.stop()]);
   }
@@ -173,7 +177,7 @@ export class HerdSystem implements System {
   }
 
   #agent(i: number): Agent {
-    const a = this.#agents.get(i);
+    const a = this.#agents.get(i) ?? this.#killed.get(i);
     if (!a) throw new Error(`herd: no agent started on host ${i}`);
     return a;
   }

@@ -22,7 +22,7 @@
 
 import { parseArgs } from "node:util";
 import { Lab, pool } from "../../tests/lab/_netns.ts";
-import { rates, rssKiB } from "../../tests/lab/_measure.ts";
+import { rates, rssKiB, udpCounters } from "../../tests/lab/_measure.ts";
 import { HerdSystem } from "./herd_system.ts";
 import { SerfSystem } from "./serf_system.ts";
 import type { System } from "./system.ts";
@@ -40,7 +40,20 @@ const POLL_PARALLEL = 32;
 export interface Result {
   system: string;
   n: number;
-  formation?: { allMs: number; p50Ms: number; pollRoundP50Ms: number; pollRoundMaxMs: number };
+  formation?: {
+    allMs: number;
+    p50Ms: number;
+    p90Ms: number;
+    /** the three last hosts to see N alive: a long tail is a few hosts, not all */
+    slowest: Array<{ host: string; ms: number }>;
+    pollRoundP50Ms: number;
+    pollRoundMaxMs: number;
+    /** summed over the hosts' namespaces since the lab was made: datagrams dropped, buffer full */
+    udpRcvbufErrors: number;
+    udpSndbufErrors: number;
+  };
+  /** /proc/loadavg (1 min) when each phase started: the machine may be shared */
+  load?: Record<string, number>;
   idle?: {
     seconds: number;
     txBytesPerSec: { mean: number; max: number };
@@ -65,6 +78,11 @@ export interface Result {
 const log = (s: string) => console.error(s);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
+
+/** The 1-minute load average: other work on the machine skews every timing here. */
+function loadavg1(): number {
+  return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+}
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -102,9 +120,17 @@ async function formation(lab: Lab, sys: System, n: number): Promise<Result["form
   }
   await Promise.all(starts);
   const times = [...seen.values()];
+  const udp = Array.from({ length: n }, (_, k) => udpCounters(sys.pid(k + 1)));
   return {
     allMs: Math.max(...times),
     p50Ms: quantile(times, 0.5),
+    p90Ms: quantile(times, 0.9),
+    slowest: [...seen].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([i, ms]) => ({
+      host: lab.host(i).name,
+      ms,
+    })),
+    udpRcvbufErrors: udp.reduce((s, u) => s + (u?.RcvbufErrors ?? 0), 0),
+    udpSndbufErrors: udp.reduce((s, u) => s + (u?.SndbufErrors ?? 0), 0),
     pollRoundP50Ms: quantile(rounds, 0.5),
     pollRoundMaxMs: Math.max(...rounds),
   };
@@ -237,10 +263,19 @@ async function runOne(name: string, n: number, opts: Options): Promise<Result> {
   const sys = SYSTEMS[name]();
   log(`## ${name}, N = ${n}`);
   const lab = await Lab.create({ hosts: n });
+  const load: Record<string, number> = {};
+  const phase = (name: string) => load[name] = loadavg1();
+  result.load = load;
   try {
+    phase("formation");
     result.formation = await formation(lab, sys, n);
-    log(`  formation: all ${n} see ${n} alive after ${result.formation!.allMs.toFixed(0)} ms`);
+    const f = result.formation!;
+    log(
+      `  formation: all ${n} see ${n} alive after ${f.allMs.toFixed(0)} ms (p50 host ` +
+        `${f.p50Ms.toFixed(0)} ms; UDP receive-buffer drops ${f.udpRcvbufErrors})`,
+    );
     await sleep(opts.settleSeconds * 1000);
+    phase("idle");
     Object.assign(result, await idle(lab, sys, n, opts.idleSeconds));
     log(`  idle: ${result.idle!.txBytesPerSec.mean.toFixed(0)} B/s sent per node`);
     const rtts = sys.rttsMs ? await sys.rttsMs(lab) : [];
@@ -252,12 +287,14 @@ async function runOne(name: string, n: number, opts: Options): Promise<Result> {
         source: `${name}'s own estimates`,
       }
       : null;
+    phase("detection");
     result.detection = await detection(lab, sys, n);
     log(
       `  detection: all ${n - 1} mark ${result.detection!.victim} failed after ${
         result.detection!.allMs.toFixed(0)
       } ms`,
     );
+    phase("loss");
     result.falseFailures = await falseFailures(lab, sys, n, opts.lossPercent, opts.lossMinutes);
   } catch (e) {
     result.error = e instanceof Error ? e.message : String(e);
@@ -321,8 +358,8 @@ export function table(results: Result[]): string {
   const [f0, f1, f2] = [f(0), f(1), f(2)];
   const rows: Array<[string, (r: Result) => string]> = [
     [
-      "formation: every host sees N alive, ms (p50 host)",
-      (r) => `${f0(r.formation?.allMs)} (${f0(r.formation?.p50Ms)})`,
+      "formation: every host sees N alive, ms (p50 / p90 host)",
+      (r) => `${f0(r.formation?.allMs)} (${f0(r.formation?.p50Ms)} / ${f0(r.formation?.p90Ms)})`,
     ],
     [
       "kill -9: first / p50 / every host marks it failed, ms",

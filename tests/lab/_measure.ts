@@ -67,3 +67,33 @@ export function rates(
   }
   return out;
 }
+
+/** UDP counters of the network namespace a process lives in (/proc/<pid>/net/snmp). */
+export interface UdpCounters {
+  InDatagrams: number;
+  InErrors: number;
+  RcvbufErrors: number;
+  SndbufErrors: number;
+}
+
+/** Reads UDP counters through a process of the namespace; null once it has exited. */
+export function udpCounters(pid: number): UdpCounters | null {
+  let snmp: string;
+  try {
+    snmp = Deno.readTextFileSync(`/proc/${pid}/net/snmp`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  // Two lines per protocol: "Udp: Name1 Name2 …" then "Udp: value1 value2 …".
+  const [names, values] = snmp.split("\n").filter((l) => l.startsWith("Udp: ")).map((l) =>
+    l.split(/\s+/).slice(1)
+  );
+  const get = (k: string) => Number(values[names.indexOf(k)]);
+  return {
+    InDatagrams: get("InDatagrams"),
+    InErrors: get("InErrors"),
+    RcvbufErrors: get("RcvbufErrors"),
+    SndbufErrors: get("SndbufErrors"),
+  };
+}
