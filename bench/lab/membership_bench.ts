@@ -355,7 +355,7 @@ function options(args: string[]): Options {
 export function table(results: Result[]): string {
   const f = (digits: number) => (x: number | undefined) =>
     x === undefined ? "–" : x.toFixed(digits);
-  const [f0, f1, f2] = [f(0), f(1), f(2)];
+  const [f0, f1, f2, f3] = [f(0), f(1), f(2), f(3)];
   const rows: Array<[string, (r: Result) => string]> = [
     [
       "formation: every host sees N alive, ms (p50 / p90 host)",
@@ -372,7 +372,7 @@ export function table(results: Result[]): string {
       "false failures under loss: marks (per node·min)",
       (r) =>
         r.falseFailures
-          ? `${r.falseFailures.marks} (${f2(r.falseFailures.perNodeMinute)}) at ` +
+          ? `${r.falseFailures.marks} (${f3(r.falseFailures.perNodeMinute)}) at ` +
             `${r.falseFailures.lossPercent} % for ${r.falseFailures.minutes} min`
           : "–",
     ],

@@ -394,7 +394,8 @@ export function which(cmd: string): string | null {
 }
 
 async function probeNetns(): Promise<Availability> {
-  const name = `${LAB_PREFIX}-${Deno.pid}-probe`;
+  // random: test files run with --parallel share one process (pid) and probe at once
+  const name = `${LAB_PREFIX}-${Deno.pid}-probe-${crypto.randomUUID().slice(0, 6)}`;
   try {
     await run("ip", ["netns", "add", name]);
   } catch (e) {
