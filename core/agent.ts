@@ -27,7 +27,7 @@ import { loadProfile } from "./profile_source.ts";
 import { importPlugin, PluginSet } from "../plugins/loader.ts";
 import { VERSION } from "./version.ts";
 import { EventHub } from "./events.ts";
-import { establishIdentity } from "./mesh/bootstrap.ts";
+import { establishIdentity, normalizePeers } from "./mesh/bootstrap.ts";
 import { type Mesh, startMesh } from "./mesh/mesh.ts";
 import { buildMeta } from "./mesh/meta.ts";
 import { sameMeta } from "./membership/member.ts";
@@ -160,6 +160,7 @@ async function start(
   await runner.prune();
 
   const events = new EventHub(() => systemClock.now());
+  const peers = normalizePeers(o.peers ?? []);
   const { identity, how } = await establishIdentity({
     kv,
     nodeId: self.id,
@@ -168,7 +169,7 @@ async function start(
     config,
     plugins,
     token: o.join,
-    peers: o.peers ?? [],
+    peers,
     requestJoin: (r) =>
       requestJoin({
         ...r,
@@ -213,7 +214,7 @@ async function start(
     clock: systemClock,
     random: cryptoRandom,
     meta,
-    seeds: o.peers ?? [],
+    seeds: peers,
     log: o.log,
   });
   cleanups.push(() => mesh.stop());
@@ -274,10 +275,7 @@ async function start(
         fingerprint: identity.ca.fingerprint,
         address: mesh.address,
         caHolder: identity.caKeyPem !== undefined,
-        members: mesh.nodes().reduce((acc, n) => {
-          acc[n.state] = (acc[n.state] ?? 0) + 1;
-          return acc;
-        }, {} as Record<string, number>),
+        members: mesh.counts(),
       },
     };
   };

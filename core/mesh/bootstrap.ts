@@ -7,7 +7,8 @@ import type { Clock, RandomBytes } from "../clock.ts";
 import { ConfigError } from "../errors.ts";
 import type { Candidate } from "../../plugins/sdk.ts";
 import type { PluginSet } from "../../plugins/loader.ts";
-import { DiscoveryRunner, splitHostPort } from "./discovery.ts";
+import { DiscoveryRunner } from "./discovery.ts";
+import { formatAddress, parsePeerAddress } from "../transport/address.ts";
 import {
   checkToken,
   ClusterError,
@@ -21,6 +22,17 @@ import {
 /** How long a joiner without `--peer` waits for discovery to find a member. */
 export const DISCOVERY_JOIN_WAIT_MS = 30_000;
 
+const DEFAULT_MESH_PORT = 7946;
+
+/** Peers as given (`host`, `host:port`, `[v6]:port`) → `host:port`; a clear error for a bad one. */
+export function normalizePeers(peers: readonly string[]): string[] {
+  return peers.map((p) => {
+    const hp = parsePeerAddress(p.trim(), DEFAULT_MESH_PORT);
+    if (!hp) throw new ConfigError(`--peer: '${p}' is not HOST or HOST:PORT`);
+    return formatAddress(hp.host, hp.port);
+  });
+}
+
 export interface BootstrapOptions {
   kv: Deno.Kv;
   nodeId: string;
@@ -30,7 +42,7 @@ export interface BootstrapOptions {
   plugins: PluginSet;
   /** `--join TOKEN` */
   token?: string;
-  /** `--peer HOST:PORT` (repeatable) */
+  /** `--peer HOST:PORT` (repeatable), as `normalizePeers` gives them. */
   peers: string[];
   requestJoin: RequestJoin;
   log: (line: string) => void;
@@ -55,11 +67,7 @@ export async function establishIdentity(
   }
   if (!token) return { identity: await createCluster(d), how: "created" };
 
-  const peers = o.peers.map((p) => {
-    const hp = splitHostPort(p, o.config["mesh.port"] || 7946);
-    if (!hp) throw new ConfigError(`--peer: '${p}' is not HOST:PORT`);
-    return hp;
-  });
+  const peers = o.peers.flatMap((p) => parsePeerAddress(p, DEFAULT_MESH_PORT) ?? []);
   if (peers.length > 0) {
     return {
       identity: await joinCluster(d, token, list(peers), o.requestJoin, o.log),

@@ -93,21 +93,3 @@ export class DiscoveryRunner {
     this.#d.onCandidate(c);
   }
 }
-
-/** `host:port` with IPv6 hosts in brackets. */
-export function hostPort(host: string, port: number): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Splits `host:port` (`[v6]:port`); a bare host gets `defaultPort`. Undefined when malformed. */
-export function splitHostPort(
-  text: string,
-  defaultPort: number,
-): { host: string; port: number } | undefined {
-  const m = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(text) ??
-    /^([^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-  if (!m) return undefined;
-  const port = m[2] === undefined ? defaultPort : Number(m[2]);
-  if (!(port > 0 && port < 65536)) return undefined;
-  return { host: m[1], port };
-}

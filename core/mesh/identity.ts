@@ -7,6 +7,7 @@ import { ConfigError, HerdError } from "../errors.ts";
 import { generateNodeKey, loadNodeKey, type NodeKey } from "../identity/keys.ts";
 import { parseToken, redactToken } from "../identity/token.ts";
 import { type ClusterCa, loadClusterCa, verifyNodeCert } from "../identity/verify.ts";
+import { formatAddress } from "../transport/address.ts";
 import { type ClusterRecord, type IdentityRecord, keys, type MemberRecord } from "../store.ts";
 
 export class ClusterError extends HerdError {}
@@ -32,10 +33,6 @@ export type RequestJoin = (o: {
   nodeId: string;
   key: NodeKey;
 }) => Promise<{ certPem: string; caPem: string; serverId: string }>;
-
-/** `host:port` with IPv6 hosts in brackets. */
-const joinAddress = (host: string, port: number) =>
-  host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
 
 export interface IdentityDeps {
   kv: Deno.Kv;
@@ -145,7 +142,7 @@ export async function joinCluster(
         keyPem: key.privateKeyPem,
         certPem: got.certPem,
         issuedAt: now,
-      }, { id: got.serverId, address: joinAddress(c.host, c.port), state: "alive", seenAt: now });
+      }, { id: got.serverId, address: formatAddress(c.host, c.port), state: "alive", seenAt: now });
       log(`herd: joined cluster ${caFingerprint.slice(0, 16)} through ${got.serverId}`);
       const loaded = await loadIdentity(d);
       if (!loaded) throw new ClusterError("the joined cluster identity was not stored");

@@ -16,7 +16,8 @@ import { keys, type MemberRecord } from "../store.ts";
 import { Transport, transportSettings } from "../transport/transport.ts";
 import type { Candidate } from "../../plugins/sdk.ts";
 import type { PluginSet } from "../../plugins/loader.ts";
-import { DiscoveryRunner, hostPort, splitHostPort } from "./discovery.ts";
+import { DiscoveryRunner } from "./discovery.ts";
+import { formatAddress, parseAddress } from "../transport/address.ts";
 import type { MeshIdentity } from "./identity.ts";
 import { type MemberView, readMeta } from "./meta.ts";
 
@@ -52,6 +53,8 @@ export interface Mesh {
   readonly address: string;
   readonly port: number;
   nodes(): NodeView[];
+  /** Members by state, this node included. */
+  counts(): Record<string, number>;
   setMeta(meta: MemberMeta): void;
   /** For /metrics, by metric name (`name{label=value}`). */
   metrics(): { counters: Record<string, number>; gauges: Record<string, number> };
@@ -79,6 +82,18 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
   // The transport is built first (its port is part of our address); it asks membership later.
   const ref: { swim?: Swim } = {};
   const seedIds = new Map<string, string>();
+  // Address → id of members up (alive or suspect), kept from membership events: the
+  // transport asks on every send. A failed or left member's address may be another node's.
+  const liveIds = new Map<string, string>();
+  const addressOf = new Map<string, string>();
+  const track = (m: MemberSnapshot) => {
+    const old = addressOf.get(m.id);
+    if (old !== undefined && liveIds.get(old) === m.id) liveIds.delete(old);
+    addressOf.delete(m.id);
+    if (isDeadOrLeft(m)) return;
+    addressOf.set(m.id, m.address);
+    liveIds.set(m.address, m.id);
+  };
 
   const transport = await Transport.listen({
     host: c["mesh.host"],
@@ -94,13 +109,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     now: () => d.clock.now(),
     random: d.random,
     log: d.log,
-    resolve: (address) => {
-      // A failed or left member's address may now be another node's.
-      for (const m of ref.swim?.members() ?? []) {
-        if (m.address === address && !isDeadOrLeft(m)) return m.id;
-      }
-      return seedIds.get(address);
-    },
+    resolve: (address) => liveIds.get(address) ?? seedIds.get(address),
     join: {
       nonces,
       grant: makeGrant({
@@ -122,7 +131,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
   });
 
   const host = advertiseHost(c);
-  const address = hostPort(host, transport.port);
+  const address = formatAddress(host, transport.port);
   const meshCounters: Record<string, number> = {};
   const dirty = new Set<string>();
 
@@ -141,6 +150,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
   function observe(e: MembershipEvent): void {
     const k = `membership_events{type=${e.type}}`;
     meshCounters[k] = (meshCounters[k] ?? 0) + 1;
+    if (e.member.id !== id.nodeId) track(e.member);
     const view = toView(e.member);
     d.events.publish(e.type, {
       node: view,
@@ -209,7 +219,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
 
   const remembered: Candidate[] = [];
   for await (const e of d.kv.list<MemberRecord>({ prefix: keys.members() })) {
-    const hp = splitHostPort(e.value.address, 7946);
+    const hp = parseAddress(e.value.address);
     if (hp && e.value.id !== id.nodeId) {
       remembered.push({ address: hp.host, port: hp.port, via: "remembered", nodeId: e.value.id });
       seedIds.set(e.value.address, e.value.id);
@@ -220,7 +230,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
 
   const tryJoin = (addr: string) => {
     if (addr === address) return;
-    if (s.members().some((m) => m.address === addr && !isDeadOrLeft(m))) return;
+    if (liveIds.has(addr)) return;
     meshCounters["membership_join_attempts"] = (meshCounters["membership_join_attempts"] ?? 0) + 1;
     s.join([addr]).then((n) => {
       if (n > 0) return;
@@ -240,7 +250,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     }),
     knownPeers: () => {
       const live = s.members().filter((m) => m.id !== id.nodeId).flatMap((m) => {
-        const hp = splitHostPort(m.address, 7946);
+        const hp = parseAddress(m.address);
         return hp ? [{ address: hp.host, port: hp.port, via: "peer-exchange", nodeId: m.id }] : [];
       });
       return live.length ? live : remembered;
@@ -248,15 +258,15 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     onCandidate: (cand) => {
       if (cand.nodeId === id.nodeId) return;
       if (cand.cluster && !id.ca.fingerprint.startsWith(cand.cluster.toLowerCase())) return;
-      if (cand.nodeId) seedIds.set(hostPort(cand.address, cand.port), cand.nodeId);
-      tryJoin(hostPort(cand.address, cand.port));
+      if (cand.nodeId) seedIds.set(formatAddress(cand.address, cand.port), cand.nodeId);
+      tryJoin(formatAddress(cand.address, cand.port));
     },
     now: () => d.clock.now(),
     log: d.log,
   });
   await discovery.start();
   for (const seed of d.seeds) tryJoin(seed);
-  for (const r of remembered) tryJoin(hostPort(r.address, r.port));
+  for (const r of remembered) tryJoin(formatAddress(r.address, r.port));
 
   let stopped = false;
   const shutdown = async () => {
@@ -274,6 +284,11 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     address,
     port: transport.port,
     nodes: () => s.members().map(toView).sort((a, b) => a.name.localeCompare(b.name)),
+    counts: () => {
+      const out: Record<string, number> = {};
+      for (const st of MEMBER_STATES) if (s.count(st) > 0) out[st] = s.count(st);
+      return out;
+    },
     setMeta: (meta) => s.setMeta(meta),
     metrics: () => {
       const counters: Record<string, number> = { ...meshCounters };
@@ -292,7 +307,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
       counters["discovery_candidates_found"] = discovery.found;
       counters["discovery_candidates_offered"] = discovery.offered;
       gauges["membership_health_score"] = s.health;
-      for (const st of ["alive", "suspect", "dead", "left"] as const) {
+      for (const st of MEMBER_STATES) {
         gauges[`membership_members{state=${st}}`] = s.count(st);
       }
       return { counters, gauges };
@@ -305,6 +320,8 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     stop: shutdown,
   };
 }
+
+const MEMBER_STATES = ["alive", "suspect", "dead", "left"] as const;
 
 /** Transport stats that are levels, not counts. */
 const TRANSPORT_GAUGES = new Set(["connectionsOpen", "pooled"]);

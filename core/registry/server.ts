@@ -15,6 +15,7 @@ import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
 import { type Clock, systemClock } from "../clock.ts";
 import { CLUSTER_FULL, RegistryStore } from "./store.ts";
+import { RateLimiter } from "../transport/rate_limit.ts";
 
 export interface RegistryOptions {
   /** How long an announcement lives, ms. @default 30_000 (3 × the default discovery.interval) */
@@ -83,31 +84,6 @@ const Announce = v.object({
   ),
 });
 
-/** A token bucket per source address, bounded (the least recently seen is forgotten). */
-class SourceLimiter {
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(private readonly o: RegistryOptions) {}
-
-  take(source: string): boolean {
-    const now = this.o.clock.now();
-    const b = this.#buckets.get(source) ?? { tokens: this.o.burst, at: now };
-    this.#buckets.delete(source);
-    b.tokens = Math.min(
-      this.o.burst,
-      b.tokens + (Math.max(0, now - b.at) / 1000) * this.o.ratePerSecond,
-    );
-    b.at = now;
-    this.#buckets.set(source, b);
-    while (this.#buckets.size > this.o.maxSources) {
-      this.#buckets.delete(this.#buckets.keys().next().value!);
-    }
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  }
-}
-
 const fail = (status: number, code: string, message: string, headers?: HeadersInit) =>
   Response.json({ error: { code, message } }, { status, headers });
 
@@ -135,7 +111,12 @@ export function createRegistry(options: Partial<RegistryOptions> = {}) {
     }
   }
   const store = new RegistryStore(o, o.clock);
-  const limiter = new SourceLimiter(o);
+  const limiter = new RateLimiter({
+    ratePerSecond: o.ratePerSecond,
+    burst: o.burst,
+    maxSources: o.maxSources,
+    now: () => o.clock.now(),
+  });
   const app = new Hono();
 
   app.onError((err) => fail(500, "internal", `internal error: ${err.message}`));

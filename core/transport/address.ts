@@ -31,6 +31,19 @@ export function parseAddress(address: string): HostPort | undefined {
   return { host, port };
 }
 
+/**
+ * What a user may type for a peer: `host:port`, or a bare host (`10.0.0.5`, `[fd00::1]`,
+ * `fd00::1`) that gets `defaultPort`. Undefined when it is neither.
+ */
+export function parsePeerAddress(text: string, defaultPort: number): HostPort | undefined {
+  const full = parseAddress(text);
+  if (full) return full;
+  const bare = text.replace(/^\[(.*)\]$/, "$1");
+  // Only a host without a port: a name or IPv4 (no colon), or an IPv6 literal.
+  if (!/^[^:\s]+$/.test(bare) && !/^[0-9a-fA-F:.]+$/.test(bare)) return undefined;
+  return parseAddress(formatAddress(bare, defaultPort));
+}
+
 /** The inverse of parseAddress: brackets an IPv6 host. */
 export const formatAddress = (host: string, port: number): string =>
   host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;

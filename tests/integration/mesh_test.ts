@@ -133,43 +133,30 @@ Deno.test("wrong tokens are refused and the cluster is unchanged", async () => {
     const wrongSecret = `${prefix}.${hash}.${"A".repeat(43)}`;
 
     const dir = await Deno.makeTempDir({ prefix: "herd-test-" });
-    const bad = await a.herd([
-      "up",
-      "--data-dir",
-      dir,
-      "--api-port",
-      "0",
-      "--port",
-      "0",
-      "--bind",
-      "127.0.0.1",
-      "--profile",
-      "local",
-      "--join",
-      wrongSecret,
-      "--peer",
-      seed,
-    ]);
+    // A fresh node joining on loopback; it must exit (not join and run).
+    const joinWith = (t: string) =>
+      a.herd([
+        "up",
+        "--data-dir",
+        dir,
+        "--api-port",
+        "0",
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--profile",
+        "local",
+        "--join",
+        t,
+        "--peer",
+        seed,
+      ]);
+    const bad = await joinWith(wrongSecret);
     assert.notEqual(bad.code, 0, "a wrong secret must not join");
     assert.match(bad.stderr, /could not join cluster .*join-bad-mac/s);
 
-    const foreign = await a.herd([
-      "up",
-      "--data-dir",
-      dir,
-      "--api-port",
-      "0",
-      "--port",
-      "0",
-      "--bind",
-      "127.0.0.1",
-      "--profile",
-      "local",
-      "--join",
-      otherToken,
-      "--peer",
-      seed,
-    ]);
+    const foreign = await joinWith(otherToken);
     assert.notEqual(foreign.code, 0, "another cluster's token must not join");
     assert.match(foreign.stderr, /could not join cluster/);
 

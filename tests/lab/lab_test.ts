@@ -2,35 +2,12 @@
 // Serf cluster as a first real tenant. Root only: elsewhere each test says why it did not run.
 
 import assert from "node:assert/strict";
-import { Lab } from "./_netns.ts";
+import type { Lab } from "./_netns.ts";
+import { withLab } from "./_with_lab.ts";
 import { waitFor } from "./_process.ts";
 import { UDP_TOOL, UDP_TOOL_FLAGS } from "./_udp.ts";
 
 const AVAHI = ["dbus-daemon", "avahi-daemon", "avahi-browse", "avahi-publish"];
-
-/** A lab of n hosts for the body, destroyed after; or a printed reason why not. */
-async function withLab(
-  test: string,
-  opts: { hosts: number; needs?: string[] },
-  body: (lab: Lab) => Promise<void>,
-): Promise<void> {
-  const can = await Lab.available(opts.needs);
-  if (!can.ok) {
-    console.log(`lab: skipped: ${test}: ${can.why}`);
-    return;
-  }
-  const lab = await Lab.create({ hosts: opts.hosts });
-  try {
-    await body(lab);
-  } finally {
-    await lab.destroy();
-  }
-  // destroy() leaves nothing behind
-  const ns = new TextDecoder().decode(
-    (await new Deno.Command("ip", { args: ["netns", "list"], stdout: "piped" }).output()).stdout,
-  );
-  assert.ok(!ns.includes(lab.id), `namespaces of ${lab.id} left after destroy:\n${ns}`);
-}
 
 function udp(lab: Lab, i: number, args: string[]) {
   return lab.spawn(i, Deno.execPath(), [...UDP_TOOL_FLAGS, UDP_TOOL, ...args]);

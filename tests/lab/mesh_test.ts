@@ -3,34 +3,18 @@
 // 10 % packet loss without false failures. Root only: elsewhere each test says why not.
 
 import assert from "node:assert/strict";
-import { Lab } from "./_netns.ts";
+import type { Lab } from "./_netns.ts";
+import { withLab } from "./_with_lab.ts";
 import type { LabProcess } from "./_process.ts";
 import { waitFor } from "./_process.ts";
 
+const SUBNET = "10.98.0.0/16";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 interface Node {
   proc: LabProcess;
   dir: string;
   failed: string[];
-}
-
-async function withLab(
-  test: string,
-  opts: { hosts: number; needs?: string[] },
-  body: (lab: Lab) => Promise<void>,
-): Promise<void> {
-  const can = await Lab.available(opts.needs);
-  if (!can.ok) {
-    console.log(`lab: skipped: ${test}: ${can.why}`);
-    return;
-  }
-  const lab = await Lab.create({ hosts: opts.hosts, subnet: "10.98.0.0/16" });
-  try {
-    await body(lab);
-  } finally {
-    await lab.destroy();
-  }
 }
 
 /** `herd up` on host i (lan timings unless `args` change them). */
@@ -125,7 +109,7 @@ async function cluster(lab: Lab, n: number, common: string[], join: (token: stri
 }
 
 Deno.test("lab: with a token and broadcast discovery, nodes join with no address given", async () => {
-  await withLab("broadcast join", { hosts: 3 }, async (lab) => {
+  await withLab("broadcast join", { hosts: 3, subnet: SUBNET }, async (lab) => {
     const nodes = await cluster(
       lab,
       3,
@@ -139,7 +123,7 @@ Deno.test("lab: with a token and broadcast discovery, nodes join with no address
 Deno.test("lab: with mdns discovery, nodes join with no address; avahi-browse lists them", async () => {
   await withLab(
     "mdns join",
-    { hosts: 3, needs: ["avahi-browse", "avahi-daemon", "dbus-daemon"] },
+    { hosts: 3, needs: ["avahi-browse", "avahi-daemon", "dbus-daemon"], subnet: SUBNET },
     async (lab) => {
       // mdns needs a route for its multicast group, as on any LAN with a default route.
       for (let i = 1; i <= 3; i++) {
@@ -168,7 +152,7 @@ Deno.test("lab: with mdns discovery, nodes join with no address; avahi-browse li
 });
 
 Deno.test("lab: a partition is seen from both sides and heals", async () => {
-  await withLab("partition", { hosts: 4 }, async (lab) => {
+  await withLab("partition", { hosts: 4, subnet: SUBNET }, async (lab) => {
     const common = [
       "--set",
       "discovery.methods=static,peer-exchange",
@@ -186,7 +170,7 @@ Deno.test("lab: a partition is seen from both sides and heals", async () => {
 });
 
 Deno.test("lab: 10 % packet loss for 60 s gives no false failure", async () => {
-  await withLab("loss", { hosts: 4 }, async (lab) => {
+  await withLab("loss", { hosts: 4, subnet: SUBNET }, async (lab) => {
     const nodes = await cluster(
       lab,
       4,

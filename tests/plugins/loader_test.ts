@@ -43,7 +43,13 @@ Deno.test("a module that breaks the contract is refused with what is wrong", asy
 });
 
 Deno.test("built-in plugins import nothing but the SDK (and their own files)", () => {
-  const dirs = ["plugins/executors", "plugins/discovery", "schedulers", "discovery", "plugins/topologies"];
+  const dirs = [
+    "plugins/executors",
+    "plugins/discovery",
+    "schedulers",
+    "discovery",
+    "plugins/topologies",
+  ];
   const root = new URL("../../", import.meta.url);
   let checked = 0;
   for (const dir of dirs) {
