@@ -1,13 +1,15 @@
 // `deno task bench`: herd's figures for one node.
 //
 //  1. micro (deno bench): classification per recorded machine, full profile of this machine
-//  2. a job end to end: `herd run -- true` (a CLI process) against spawning `true`
+//  2. placement: one decision per scheduling policy over 1,000 and 10,000 synthetic nodes
+//     (bench/placement_bench.ts, also `deno task bench:placement`)
+//  3. a job end to end: `herd run -- true` (a CLI process) against spawning `true`
 //     directly, alternated pair by pair in the same run; plus the CLI's own start-up
 //     (`herd version`) and the agent-side round trip (API submit → end, no CLI)
-//  3. idle agent RSS: after start, after 200 jobs, and after the jobs with the
+//  4. idle agent RSS: after start, after 200 jobs, and after the jobs with the
 //     agent idle again
 //
-// Flags: --runs N (default 30), --skip-micro.
+// Flags: --runs N (default 30), --skip-micro, --skip-placement.
 
 import { parseArgs } from "node:util";
 
@@ -20,12 +22,17 @@ const FLAGS = [
   "--unstable-kv",
   "--unstable-net",
   "--unstable-worker-options",
-  "--v8-flags=--max-semi-space-size=1",
+  "--no-code-cache",
+  "--v8-flags=--max-semi-space-size=1,--lite-mode",
 ];
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { runs: { type: "string", default: "30" }, "skip-micro": { type: "boolean" } },
+  options: {
+    runs: { type: "string", default: "30" },
+    "skip-micro": { type: "boolean" },
+    "skip-placement": { type: "boolean" },
+  },
 });
 const RUNS = Number(values.runs);
 
@@ -70,6 +77,17 @@ if (!values["skip-micro"]) {
   console.log("## micro: deno bench bench/profile_bench.ts\n");
   const b = await new Deno.Command(Deno.execPath(), {
     args: ["bench", "-A", "--unstable-kv", `${ROOT}bench/profile_bench.ts`],
+    env: { NO_COLOR: "1" },
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!b.success) Deno.exit(b.code);
+}
+
+if (!values["skip-placement"]) {
+  console.log("\n## placement: one decision per policy (bench/placement_bench.ts)\n");
+  const b = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}bench/placement_bench.ts`],
     env: { NO_COLOR: "1" },
     stdout: "inherit",
     stderr: "inherit",

@@ -6,6 +6,8 @@ import type { StreamLine } from "../core/api/follow.ts";
 import type { JobRequest } from "../core/jobs/runner.ts";
 import { HerdError, UsageError } from "../core/errors.ts";
 import { parseDuration, parseSize } from "../core/units.ts";
+import type { Explanation } from "../core/scheduler/explain.ts";
+import { explainText } from "./explain.ts";
 import {
   Client,
   dataDir,
@@ -41,6 +43,17 @@ Flags:
   --executor NAME      run with another executor plugin (its task is --task JSON)
   --task JSON          the task for --executor
 
+Placement (with --dry-run: where the job would go across the cluster, and why):
+  --dry-run            rank the members for the job; run nothing, reserve nothing
+  --policy NAME|PATH   scheduling policy (default scheduler.policy), or a policy
+                       module's path, run in a worker without permissions
+  --constraint K=V     arch=aarch64, class=Edge, gpu-model=A100, gpu-mem=40G,
+                       compute-capability=8.0 (repeatable)
+  --label K=V          only nodes with this label (repeatable)
+  --near NODE          locality is measured to NODE (default: this node)
+  --allow-low-battery  allow a node on battery below scheduler.minBattery
+  --allow-hot          allow a node above scheduler.maxTemperature
+
 Exit status: the job's exit code; 124 when it timed out; 125 when herd itself
 failed (the job does not fit, no node is running, …); 2 for a usage error.
 `;
@@ -65,7 +78,16 @@ function splitList(values: string[] | undefined): string[] | undefined {
 /** Builds the job request from the command line; throws UsageError on anything off. */
 export async function buildRequest(
   args: string[],
-): Promise<{ req: JobRequest; detach: boolean; json: boolean; dir?: string } | "help"> {
+): Promise<
+  | {
+    req: JobRequest;
+    detach: boolean;
+    json: boolean;
+    dir?: string;
+    dryRun?: { placement: Record<string, unknown> };
+  }
+  | "help"
+> {
   const dd = args.indexOf("--");
   const flagArgs = dd >= 0 ? args.slice(0, dd) : args;
   const command = dd >= 0 ? args.slice(dd + 1) : undefined;
@@ -86,6 +108,13 @@ export async function buildRequest(
     "allow-env": { type: "string", multiple: true },
     "executor": { type: "string" },
     "task": { type: "string" },
+    "dry-run": { type: "boolean" },
+    "policy": { type: "string" },
+    "constraint": { type: "string", multiple: true },
+    "label": { type: "string", multiple: true },
+    "near": { type: "string" },
+    "allow-low-battery": { type: "boolean" },
+    "allow-hot": { type: "boolean" },
   }, Infinity);
   if (values.help) return "help";
   if (positionals.length > 0) {
@@ -178,13 +207,109 @@ export async function buildRequest(
       throw new UsageError(`--${flag} goes with --module`);
     }
   }
+  const placement = placementOf(values);
+  const dryRun = values["dry-run"] ?? false;
+  if (Object.keys(placement).length && !dryRun) {
+    throw new UsageError(
+      "run: placement flags need --dry-run for now: jobs run on the node you submit to",
+      { hint: "herd run --dry-run ... shows where the cluster would place it" },
+    );
+  }
+  if (dryRun && values.detach) throw new UsageError("run: --dry-run runs nothing to detach from");
   return {
     req,
     detach: values.detach ?? false,
     json: values.json ?? false,
     dir: values["data-dir"],
+    ...(dryRun ? { dryRun: { placement } } : {}),
   };
 }
+
+/** The placement flags as the API's `placement` (core/api/app.ts PlacementSchema). */
+export function placementOf(values: {
+  policy?: string;
+  constraint?: string[];
+  label?: string[];
+  near?: string;
+  "allow-low-battery"?: boolean;
+  "allow-hot"?: boolean;
+}): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (values.policy !== undefined) {
+    out.policy = /[/\\]|\.(m?[jt]s)$/.test(values.policy) ? resolve(values.policy) : values.policy;
+  }
+  const pair = (flag: string, kv: string): [string, string] => {
+    const eq = kv.indexOf("=");
+    if (eq <= 0 || eq === kv.length - 1) {
+      throw new UsageError(`--${flag} takes KEY=VALUE: got '${kv}'`);
+    }
+    return [kv.slice(0, eq).trim(), kv.slice(eq + 1).trim()];
+  };
+  for (const kv of values.constraint ?? []) {
+    const [k, val] = pair("constraint", kv);
+    switch (k) {
+      case "arch": {
+        const arch = ARCH_ALIASES[val.toLowerCase()];
+        if (!arch) {
+          throw new UsageError(
+            `--constraint arch: one of ${Object.keys(ARCH_ALIASES).join(", ")}: got '${val}'`,
+          );
+        }
+        out.arch = arch;
+        break;
+      }
+      case "class": {
+        const cls = CLASSES.find((c) => c.toLowerCase() === val.toLowerCase());
+        if (!cls) {
+          throw new UsageError(`--constraint class: one of ${CLASSES.join(", ")}: got '${val}'`);
+        }
+        out.class = cls;
+        break;
+      }
+      case "gpu-model":
+        out.gpuModel = val;
+        break;
+      case "gpu-mem":
+        out.gpuMemBytes = parseSize(val, "--constraint gpu-mem");
+        break;
+      case "compute-capability":
+        out.gpuComputeCapability = positiveNumber(
+          val,
+          "--constraint compute-capability",
+          100,
+          false,
+        );
+        break;
+      default:
+        throw new UsageError(
+          `--constraint: unknown key '${k}' (arch, class, gpu-model, gpu-mem, compute-capability)`,
+        );
+    }
+  }
+  if (values.label?.length) {
+    const labels: Record<string, string> = {};
+    for (const kv of values.label) {
+      const [k, val] = pair("label", kv);
+      labels[k] = val;
+    }
+    out.labels = labels;
+  }
+  if (values.near !== undefined) out.near = values.near;
+  if (values["allow-low-battery"]) out.allowLowBattery = true;
+  if (values["allow-hot"]) out.allowHot = true;
+  return out;
+}
+
+const CLASSES = ["DataCenter", "Workstation", "Laptop", "Edge"] as const;
+/** What people type for an architecture, to what herd reports. */
+const ARCH_ALIASES: Readonly<Record<string, string>> = {
+  x86_64: "x86_64",
+  amd64: "x86_64",
+  aarch64: "aarch64",
+  arm64: "aarch64",
+  arm: "arm",
+  riscv64: "riscv64",
+};
 
 /** The exit code `herd run` returns for a finished job. */
 export function exitCodeOf(job: JobRecord): number {
@@ -211,9 +336,28 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function submit(
-  b: { req: JobRequest; detach: boolean; json: boolean; dir?: string },
+  b: {
+    req: JobRequest;
+    detach: boolean;
+    json: boolean;
+    dir?: string;
+    dryRun?: { placement: Record<string, unknown> };
+  },
 ): Promise<number> {
   const client = await Client.connect(dataDir(b.dir).path);
+  if (b.dryRun) {
+    const e = await client.json<Explanation & { policy: string }>(
+      "POST",
+      "/v1/placements/explain",
+      {
+        ...(b.req.resources ? { resources: b.req.resources } : {}),
+        placement: b.dryRun.placement,
+      },
+    );
+    if (b.json) printJson(e);
+    else console.log(`policy: ${e.policy}\n${explainText(e)}`);
+    return e.feasible > 0 ? 0 : EXIT_HERD_FAILED;
+  }
   if (b.detach) {
     const job = await client.json<JobRecord>("POST", "/v1/jobs", b.req);
     if (b.json) printJson(job);

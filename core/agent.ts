@@ -26,11 +26,14 @@ import type { HardwareProfile, NodeClass } from "./profile/types.ts";
 import { loadProfile } from "./profile_source.ts";
 import { importPlugin, PluginSet } from "../plugins/loader.ts";
 import { VERSION } from "./version.ts";
+import { Placer } from "./scheduler/placer.ts";
+import { schedulerSettings } from "./scheduler/settings.ts";
+import { startPageReleaser } from "./page_release.ts";
 import { EventHub } from "./events.ts";
 import { establishIdentity, normalizePeers } from "./mesh/bootstrap.ts";
 import { type Mesh, startMesh } from "./mesh/mesh.ts";
 import { buildMeta } from "./mesh/meta.ts";
-import { sameMeta } from "./membership/member.ts";
+import { metaWorthSending } from "./mesh/meta_change.ts";
 import { requestJoin } from "./transport/transport.ts";
 
 export interface AgentOptions {
@@ -131,6 +134,13 @@ async function start(
 
   const counters: Record<string, number> = {};
   const hub = new LogHub();
+  // Hands back code pages touched only while starting or running jobs (page_release.ts).
+  const pages = startPageReleaser({
+    delayMs: config["agent.releasePagesAfter"],
+    busy: () => runner.runningCount > 0,
+    log: o.log,
+  });
+  cleanups.push(() => pages.stop());
   const runner = new JobRunner({
     kv,
     nodeId: self.id,
@@ -151,6 +161,7 @@ async function start(
       counters[k] = (counters[k] ?? 0) + 1;
       // What is free changed: tell the cluster soon, once for a burst of jobs.
       if (e.type !== "refused") setTimeout(() => refreshMeta(), 50);
+      if (e.type === "finished") pages.poke();
     },
   });
   const lost = await runner.recover();
@@ -223,7 +234,7 @@ async function start(
     if (refreshing) return;
     refreshing = true;
     metaNow().then((m) => {
-      if (!sameMeta(m, meta)) {
+      if (metaWorthSending(meta, m)) {
         meta = m;
         mesh.setMeta(m);
       }
@@ -280,7 +291,18 @@ async function start(
     };
   };
   const clusterToken = () => identity.token;
+  const placer = new Placer({
+    selfId: self.id,
+    plugins,
+    settings: schedulerSettings(config),
+    defaultPolicy: config["scheduler.policy"],
+    members: () => mesh.nodes().map((n) => ({ id: n.id, state: n.state, meta: n })),
+    rtt: (a, b) => mesh.rttMs(a, b),
+  });
+  cleanups.push(() => placer.close());
   const api = createApi({
+    placer,
+    jobDefaults: { cpu: config["jobs.defaultCpu"], memBytes: config["jobs.defaultMem"] },
     apiToken: token,
     kv,
     runner,

@@ -73,6 +73,12 @@ export const SETTINGS = {
     min: 100,
     doc: "How often the node re-reads its live load (free memory, load, battery, temperature).",
   }),
+  "agent.releasePagesAfter": duration({
+    default: 10_000,
+    min: 0,
+    doc:
+      "Quiet time (after start, after the last job ends) before the agent hands code pages it touched only while busy back to the kernel (Linux); 0 keeps them.",
+  }),
   "jobs.defaultCpu": num({
     default: 0.1,
     unit: "CPUs",
@@ -112,6 +118,87 @@ export const SETTINGS = {
     min: 1,
     doc: "Finished jobs kept (with their log tails); the oldest are pruned past this.",
   }),
+  // Placement (core/scheduler): the policy, the power-safety filter and the policies' knobs.
+  // Policies read these without the prefix (`ctx.settings.weightFit`).
+  "scheduler.policy": str({
+    default: "best-fit",
+    unit: "policy name",
+    doc: "Scheduling policy: best-fit, first-fit, round-robin, power-aware, locality-aware, " +
+      "cost-optimized, balanced, or a loaded plugin's name.",
+  }),
+  "scheduler.minBattery": int({
+    default: 20,
+    unit: "%",
+    min: 0,
+    max: 100,
+    doc: "A node on battery below this charge gets no job unless the job allows low battery.",
+  }),
+  "scheduler.maxTemperature": num({
+    default: 80,
+    unit: "°C",
+    min: 0,
+    max: 150,
+    doc: "A node hotter than this gets no job unless the job allows a hot node.",
+  }),
+  "scheduler.costDataCenter": num({
+    default: 3.0,
+    unit: "$/hour",
+    min: 0,
+    doc: "Cost of a DataCenter node per hour (cost-optimized and balanced policies).",
+  }),
+  "scheduler.costWorkstation": num({
+    default: 0.8,
+    unit: "$/hour",
+    min: 0,
+    doc: "Cost of a Workstation node per hour (cost-optimized and balanced policies).",
+  }),
+  "scheduler.costLaptop": num({
+    default: 0.3,
+    unit: "$/hour",
+    min: 0,
+    doc: "Cost of a Laptop node per hour (cost-optimized and balanced policies).",
+  }),
+  "scheduler.costEdge": num({
+    default: 0.05,
+    unit: "$/hour",
+    min: 0,
+    doc: "Cost of an Edge node per hour (cost-optimized and balanced policies).",
+  }),
+  "scheduler.weightFit": num({
+    default: 1,
+    unit: "weight",
+    min: 0,
+    max: 1000,
+    doc: "Balanced policy: weight of a tight fit (bin packing; a CPU job off GPU nodes).",
+  }),
+  "scheduler.weightLoad": num({
+    default: 2,
+    unit: "weight",
+    min: 0,
+    max: 1000,
+    doc: "Balanced policy: weight of an idle node (spreading); above weightFit, it spreads.",
+  }),
+  "scheduler.weightPower": num({
+    default: 1,
+    unit: "weight",
+    min: 0,
+    max: 1000,
+    doc: "Balanced policy: weight of power (AC over battery, cool over hot).",
+  }),
+  "scheduler.weightLocality": num({
+    default: 1,
+    unit: "weight",
+    min: 0,
+    max: 1000,
+    doc: "Balanced policy: weight of a short round trip from the submitter (or the job's near).",
+  }),
+  "scheduler.weightCost": num({
+    default: 1,
+    unit: "weight",
+    min: 0,
+    max: 1000,
+    doc: "Balanced policy: weight of a cheap node (the scheduler.cost* settings).",
+  }),
   "resources.reservedCpu": num({
     default: 0,
     unit: "CPUs",
@@ -131,6 +218,8 @@ export const SETTINGS = {
   // Membership (SWIM + Lifeguard), in the spirit of memberlist's DefaultLANConfig; see
   // docs/membership.md for what each does and the failure-detection arithmetic.
   "membership.probeInterval": duration({
+    // 200 ms keeps a kill -9 under 3 s up to 1,000 members; 500 ms sends < 1 KB/s idle but
+    // takes 2.4-3.5 s on 10 hosts (docs/lab.md: the trade-off, measured).
     default: 200,
     min: 10,
     doc: "How often this node probes one member (round-robin over a shuffled list).",

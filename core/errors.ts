@@ -49,3 +49,19 @@ export class ApiError extends HerdError {
 
 /** A recorded probe or profile file cannot be used. */
 export class ProfileError extends HerdError {}
+
+/**
+ * A scheduling policy could not be used: its module is not a policy (`refused`), it did
+ * not answer in time (`timeout`), it used a permission policies do not have
+ * (`permission`), or it threw or gave no score (`failed`). `policy` names the module.
+ */
+export class PolicyError extends HerdError {
+  constructor(
+    readonly policy: string,
+    readonly reason: "refused" | "timeout" | "permission" | "failed",
+    message: string,
+    options?: { hint?: string; cause?: unknown },
+  ) {
+    super(`policy ${policy}: ${message}`, options);
+  }
+}

@@ -40,7 +40,7 @@ export interface NodeSnapshot {
   name: string;
   arch: Arch;
   class: NodeClassKind;
-  /** Edge device type, when class is Edge. */
+  /** Edge device type (RaspberryPi, Jetson, NUC, Other), when class is Edge. */
   deviceType?: string;
   labels: Readonly<Record<string, string>>;
   capacity: Resources;
@@ -53,14 +53,44 @@ export interface NodeSnapshot {
   onBattery: boolean;
   batteryPercent?: number;
   temperatureC?: number;
-  /** Jobs running on the node. */
+  /** One-minute load average, when the node reports it. */
+  load1?: number;
+  /** Jobs running on the node (0 when the node does not say). */
   runningJobs: number;
+  /**
+   * Estimated round trip in ms from the locality reference (the job's `near`, else the
+   * submitter); absent when there is no estimate. Filled by the snapshot builder, so a
+   * policy needs no network to use it.
+   */
+  rttMs?: number;
+  /** Position of the node in the id-sorted snapshot, from 0: what round-robin rotates over. */
+  ordinal: number;
 }
 
-/** What a job asks for, as a policy sees it. */
+/** What a job asks for, as a policy sees it. Every constraint is optional. */
 export interface JobRequest {
   id: string;
   resources: Resources;
+  /** Only nodes of this architecture. */
+  arch?: Arch;
+  /** Only nodes of this class. */
+  class?: NodeClassKind;
+  /** Node selector: the node must carry every key=value. */
+  labels?: Readonly<Record<string, string>>;
+  /** A GPU model containing this text, case-insensitive ("a100", "Orin"). */
+  gpuModel?: string;
+  /** Smallest memory per GPU, bytes. */
+  gpuMemBytes?: number;
+  /** Lowest CUDA compute capability, e.g. 8.0. */
+  gpuComputeCapability?: number;
+  /** Allow a battery-powered node below `scheduler.minBattery`. */
+  allowLowBattery?: boolean;
+  /** Allow a node above `scheduler.maxTemperature`. */
+  allowHot?: boolean;
+  /** Node id that locality (`NodeSnapshot.rttMs`) is measured from; default the submitter. */
+  near?: string;
+  /** Anti-affinity: node ids that already hold a replica, never chosen again. */
+  spreadAvoid?: readonly string[];
 }
 
 // ───────────────────────────── executor ─────────────────────────────
@@ -104,13 +134,27 @@ export interface ExecutorPlugin extends PluginBase {
 
 // ───────────────────────────── scheduling policy ─────────────────────────────
 
-/** Pure: same snapshot in, same answer out. No I/O, no clock, no randomness. */
+/** What a policy is told besides the job and the node: the same for every node of one decision. */
+export interface PolicyContext {
+  /** The `scheduler.*` settings without the prefix (`weightFit`, `costEdge`, …). */
+  settings: Readonly<Record<string, unknown>>;
+  /** Placements this placer has made before this one: what round-robin rotates on. */
+  sequence: number;
+  /** Nodes in the snapshot, feasible or not. */
+  nodeCount: number;
+}
+
+/**
+ * Pure: same snapshot in, same answer out. No I/O, no clock, no randomness. The core runs
+ * its own feasibility filters (resources, arch, class, labels, GPU, power, spread) first;
+ * ties between equal scores are broken by node id, so a policy need not break them.
+ */
 export interface SchedulingPolicy extends PluginBase {
   kind: "scheduling-policy";
   /** Optional extra feasibility check: a reason when the node must not be used. */
-  filter?(job: JobRequest, node: NodeSnapshot): string | undefined;
-  /** Higher is better. Called only for feasible nodes. */
-  score(job: JobRequest, node: NodeSnapshot): number;
+  filter?(job: JobRequest, node: NodeSnapshot, ctx: PolicyContext): string | undefined;
+  /** Higher is better; a finite number. Called only for feasible nodes. */
+  score(job: JobRequest, node: NodeSnapshot, ctx: PolicyContext): number;
 }
 
 // ───────────────────────────── discovery ─────────────────────────────

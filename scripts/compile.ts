@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
  * `new URL(..., import.meta.url)`, so list each worker entry point here. Relative to the repo. */
 export const INCLUDES: readonly string[] = [
   "plugins/executors/deno_worker.ts",
+  "core/scheduler/policy_worker.ts",
 ];
 
 /** The program's entry point, relative to the repo. */
@@ -29,7 +30,8 @@ export const FLAGS: readonly string[] = [
   "--unstable-kv",
   "--unstable-net",
   "--unstable-worker-options",
-  "--v8-flags=--max-semi-space-size=1",
+  "--no-code-cache",
+  "--v8-flags=--max-semi-space-size=1,--lite-mode",
 ];
 
 export const TARGETS = {

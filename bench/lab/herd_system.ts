@@ -44,6 +44,17 @@ export class HerdSystem implements System {
     this.#extraArgs = extraArgs;
   }
 
+  // Each host runs its own copy of the runtime, as each machine has its own herd binary:
+  // pages of one file mapped by ten agents are shared, and the kernel does not page out
+  // shared pages (core/page_release.ts), so one shared binary would overstate RSS.
+  async prepare(lab: Lab, n: number): Promise<void> {
+    for (let i = 1; i <= n; i++) await Deno.copyFile(Deno.execPath(), this.#runtime(lab, i));
+  }
+
+  #runtime(lab: Lab, i: number): string {
+    return `${lab.dir}/${lab.host(i).name}-deno`;
+  }
+
   async start(lab: Lab, i: number, join: string | null): Promise<void> {
     const h = lab.host(i);
     const dir = `${lab.dir}/${h.name}-herd`;
@@ -51,13 +62,15 @@ export class HerdSystem implements System {
     const sock = `${lab.dir}/${h.name}-herd.sock`;
     const failures: FailureMark[] = [];
     if (join && !this.#joinToken) throw new Error("herd: start h1 (no join) first");
-    const agent = lab.spawn(i, Deno.execPath(), [
+    const runtime = this.#runtime(lab, i);
+    const agent = lab.spawn(i, runtime, [
       "run",
       "-A",
       "--unstable-kv",
       "--unstable-net",
       "--unstable-worker-options",
-      "--v8-flags=--max-semi-space-size=1",
+      "--no-code-cache",
+      "--v8-flags=--max-semi-space-size=1,--lite-mode",
       MAIN,
       "up",
       "--data-dir",

@@ -15,6 +15,7 @@
 //
 //   deno run -A bench/lab/membership_bench.ts [--systems serf,herd] [--sizes 10,50,100]
 //     [--loss-minutes 5] [--loss-percent 10] [--idle-seconds 30] [--settle-seconds 10] [--json]
+//     [--herd-set KEY=VALUE]...   (config for every herd agent, for tuning runs)
 //
 // Progress goes to stderr; the table (or with --json the results) to stdout. The System
 // contract a system implements is in system.ts. Every run destroys its lab, also on error
@@ -27,9 +28,9 @@ import { HerdSystem } from "./herd_system.ts";
 import { SerfSystem } from "./serf_system.ts";
 import type { System } from "./system.ts";
 
-const SYSTEMS: Record<string, () => System> = {
+const SYSTEMS: Record<string, (o: Options) => System> = {
   serf: () => new SerfSystem(),
-  herd: () => new HerdSystem(),
+  herd: (o) => new HerdSystem(o.herdSet.flatMap((kv) => ["--set", kv])),
 };
 const FORMATION_MS = 180_000;
 const DETECTION_MS = 180_000;
@@ -260,13 +261,14 @@ async function falseFailures(
 
 async function runOne(name: string, n: number, opts: Options): Promise<Result> {
   const result: Result = { system: name, n };
-  const sys = SYSTEMS[name]();
+  const sys = SYSTEMS[name](opts);
   log(`## ${name}, N = ${n}`);
   const lab = await Lab.create({ hosts: n });
   const load: Record<string, number> = {};
   const phase = (name: string) => load[name] = loadavg1();
   result.load = load;
   try {
+    await sys.prepare?.(lab, n);
     phase("formation");
     result.formation = await formation(lab, sys, n);
     const f = result.formation!;
@@ -313,6 +315,8 @@ interface Options {
   lossPercent: number;
   idleSeconds: number;
   settleSeconds: number;
+  /** `--herd-set KEY=VALUE`, repeatable: config for every herd agent (tuning runs). */
+  herdSet: string[];
   json: boolean;
 }
 
@@ -326,6 +330,7 @@ function options(args: string[]): Options {
       "loss-percent": { type: "string", default: "10" },
       "idle-seconds": { type: "string", default: "30" },
       "settle-seconds": { type: "string", default: "10" },
+      "herd-set": { type: "string", multiple: true, default: [] },
       json: { type: "boolean", default: false },
     },
   });
@@ -343,6 +348,7 @@ function options(args: string[]): Options {
     lossPercent: num("loss-percent", values["loss-percent"], (x) => x >= 0 && x < 100),
     idleSeconds: num("idle-seconds", values["idle-seconds"], (x) => x > 0),
     settleSeconds: num("settle-seconds", values["settle-seconds"], (x) => x >= 0),
+    herdSet: values["herd-set"],
     json: values.json,
   };
   for (const s of o.systems) {

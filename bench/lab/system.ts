@@ -45,6 +45,8 @@ export interface FailureMark {
 
 export interface System {
   readonly name: string;
+  /** Work before the clock starts (copying binaries onto the hosts). */
+  prepare?(lab: Lab, n: number): Promise<void>;
   start(lab: Lab, i: number, join: string | null): Promise<void>;
   members(lab: Lab, i: number): Promise<Member[]>;
   failures(i: number): readonly FailureMark[];

@@ -14,6 +14,8 @@ import { MAX_DURATION_MS, MAX_SIZE_BYTES } from "../units.ts";
 import type { Mesh } from "../mesh/mesh.ts";
 import type { EventHub } from "../events.ts";
 import { eventStream } from "./events.ts";
+import type { Placer } from "../scheduler/placer.ts";
+import { HerdError } from "../errors.ts";
 
 /** What `/v1/status` reports. */
 export interface NodeStatus {
@@ -70,6 +72,9 @@ export interface ApiDeps {
   token: () => string | undefined;
   /** Leaves the cluster and stops the node (after the answer is sent). */
   leave: () => void;
+  placer: Placer;
+  /** Resources a job gets when it does not say. */
+  jobDefaults: { cpu: number; memBytes: number };
 }
 
 /** Largest request body accepted (a job spec with its module source). */
@@ -94,6 +99,45 @@ const JobRequestSchema = v.strictObject({
   timeoutMs: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_DURATION_MS)),
   ),
+});
+
+const ARCHES = ["x86_64", "aarch64", "arm", "riscv64", "other"] as const;
+const CLASSES = ["DataCenter", "Workstation", "Laptop", "Edge"] as const;
+const LabelMap = v.pipe(
+  v.record(
+    v.pipe(v.string(), v.minLength(1), v.maxLength(63)),
+    v.pipe(v.string(), v.maxLength(63)),
+  ),
+  v.check((r) => Object.keys(r).length <= 32, "at most 32 labels"),
+);
+
+/** Where a job may go and how to choose: `herd run`'s placement flags. */
+export const PlacementSchema = v.strictObject({
+  policy: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
+  arch: v.optional(v.picklist(ARCHES)),
+  class: v.optional(v.picklist(CLASSES)),
+  labels: v.optional(LabelMap),
+  gpuModel: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
+  gpuMemBytes: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_SIZE_BYTES)),
+  ),
+  gpuComputeCapability: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
+  allowLowBattery: v.optional(v.boolean()),
+  allowHot: v.optional(v.boolean()),
+  near: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
+});
+
+const ResourcesSchema = v.strictObject({
+  cpu: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(4096))),
+  memBytes: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_SIZE_BYTES)),
+  ),
+  gpus: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1024))),
+});
+
+const ExplainRequestSchema = v.strictObject({
+  resources: v.optional(ResourcesSchema),
+  placement: v.optional(PlacementSchema),
 });
 
 function timingSafeEqual(a: string, b: string): boolean {
@@ -169,6 +213,50 @@ export function createApi(d: ApiDeps): Hono {
   app.post("/v1/leave", (c) => {
     d.leave();
     return c.json({ leaving: true });
+  });
+
+  // Where a job would go, and why: `herd run --dry-run`. Nothing is reserved.
+  app.post("/v1/placements/explain", async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return fail(400, "invalid", "the request body is not JSON");
+    }
+    const parsed = v.safeParse(ExplainRequestSchema, body);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const path = issue.path?.map((p) => p.key).join(".") ?? "";
+      return fail(400, "invalid", `${path ? path + ": " : ""}${issue.message}`);
+    }
+    const { resources = {}, placement = {} } = parsed.output;
+    const { policy, nodeNear, ...constraints } = { ...placement, nodeNear: placement.near };
+    const near = nodeNear === undefined ? undefined : resolveNode(d.mesh.nodes(), nodeNear);
+    if (near === null) {
+      return fail(
+        404,
+        "no_such_node",
+        `no member named or with the id '${nodeNear}'`,
+        "`herd nodes` lists them",
+      );
+    }
+    try {
+      return c.json(
+        await d.placer.explain({
+          id: "dry-run",
+          resources: {
+            cpu: resources.cpu ?? d.jobDefaults.cpu,
+            memBytes: resources.memBytes ?? d.jobDefaults.memBytes,
+            gpus: resources.gpus ?? 0,
+          },
+          ...constraints,
+          ...(near ? { near } : {}),
+        }, policy),
+      );
+    } catch (e) {
+      if (e instanceof HerdError) return fail(400, "invalid", e.message, e.hint);
+      throw e;
+    }
   });
 
   app.get("/v1/jobs", async (c) => {
@@ -249,4 +337,12 @@ export function createApi(d: ApiDeps): Hono {
   });
 
   return app;
+}
+
+/** A member by id, id prefix or name; null when none (or more than one) matches. */
+function resolveNode(nodes: readonly { id: string; name: string }[], key: string): string | null {
+  const exact = nodes.find((n) => n.id === key) ?? nodes.find((n) => n.name === key);
+  if (exact) return exact.id;
+  const prefixed = nodes.filter((n) => n.id.startsWith(key));
+  return prefixed.length === 1 ? prefixed[0].id : null;
 }

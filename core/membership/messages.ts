@@ -5,7 +5,8 @@
 import type { MemberEntry, MemberMeta } from "./member.ts";
 import type { Coordinate } from "./vivaldi.ts";
 
-export const PROTOCOL_VERSION = 1;
+// 2: the compact wire form (core/transport/wire_form.ts).
+export const PROTOCOL_VERSION = 2;
 
 /** Wire codes. Only append: a released code keeps its meaning for ever. */
 export const MessageType = {

@@ -187,6 +187,14 @@ export class Swim {
     return coord && estimateRttMs(this.#vivaldi.coordinate, coord);
   }
 
+  /** Estimated round trip between any two members (this node included), when both have coordinates. */
+  estimateRttBetweenMs(a: string, b: string): number | undefined {
+    const coord = (id: string) =>
+      id === this.#self.id ? this.#vivaldi.coordinate : this.#table.get(id)?.coord;
+    const ca = coord(a), cb = coord(b);
+    return ca && cb ? estimateRttMs(ca, cb) : undefined;
+  }
+
   /** Starts probing, gossip and the periodic exchanges (each at a random phase). */
   start(): void {
     if (this.#running) return;

@@ -53,6 +53,8 @@ export interface Mesh {
   readonly address: string;
   readonly port: number;
   nodes(): NodeView[];
+  /** Estimated round trip in ms between two members (from network coordinates). */
+  rttMs(a: string, b: string): number | undefined;
   /** Members by state, this node included. */
   counts(): Record<string, number>;
   setMeta(meta: MemberMeta): void;
@@ -289,6 +291,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
       for (const st of MEMBER_STATES) if (s.count(st) > 0) out[st] = s.count(st);
       return out;
     },
+    rttMs: (a, b) => s.estimateRttBetweenMs(a, b),
     setMeta: (meta) => s.setMeta(meta),
     metrics: () => {
       const counters: Record<string, number> = { ...meshCounters };

@@ -55,6 +55,8 @@ export function roundLoad(l: LoadVector): LoadVector {
 /** The meta to gossip. Trimmed (labels, then the GPU model) when it would not fit. */
 export function buildMeta(i: MetaInput): MemberMeta {
   const gpus = i.profile.gpus.filter((g) => g.schedulable);
+  // Highest CUDA compute capability ("8.9" → 8.9); 0 when no GPU reports one.
+  const cc = Math.max(0, ...gpus.map((g) => Number(g.computeCapability) || 0));
   const l = roundLoad(i.load);
   const load: Record<string, Json> = { c: l.cpuFree, m: l.memFree, g: l.gpuFree };
   if (l.load1 !== undefined) load.l = l.load1;
@@ -70,6 +72,8 @@ export function buildMeta(i: MetaInput): MemberMeta {
     m: i.capacity.memBytes,
     g: i.capacity.gpus,
     ...(gpus.length ? { gm: gpus[0].model.slice(0, 40), gb: gpus[0].memoryBytes } : {}),
+    ...(cc > 0 ? { cc } : {}),
+    ...(i.nodeClass.kind === "Edge" ? { dt: i.nodeClass.deviceType } : {}),
     ...(i.ca ? { ca: true } : {}),
     hv: i.version,
     l: load,
@@ -88,6 +92,12 @@ export interface MemberView {
   arch: string;
   capacity: { cpu: number; memBytes: number; gpus: number };
   gpuModel?: string;
+  /** Memory of the first schedulable GPU, bytes. */
+  gpuMemBytes?: number;
+  /** Highest CUDA compute capability, e.g. 8.9. */
+  gpuComputeCapability?: number;
+  /** Edge device type (RaspberryPi, Jetson, NUC, Other), for an Edge node. */
+  deviceType?: string;
   labels: Record<string, string>;
   load: LoadVector;
   ca: boolean;
@@ -112,6 +122,9 @@ export function readMeta(meta: MemberMeta): MemberView {
     arch: text(meta.a),
     capacity: { cpu: num(meta.c), memBytes: num(meta.m), gpus: num(meta.g) },
     gpuModel: typeof meta.gm === "string" ? meta.gm : undefined,
+    gpuMemBytes: opt(meta.gb),
+    gpuComputeCapability: opt(meta.cc),
+    deviceType: typeof meta.dt === "string" ? meta.dt : undefined,
     labels,
     load: {
       cpuFree: num(l.c),

@@ -1,4 +1,4 @@
-// The membership messages on the wire: MessagePack, and every decoded message checked
+// The membership messages on the wire: MessagePack of their compact form (wire_form.ts), and every decoded message checked
 // against a strict schema for its type and version before it reaches the protocol.
 // Unknown fields, wrong types, ids that are not node ids, oversized lists or metadata:
 // the message is dropped and the reason returned (the transport counts it). Nothing
@@ -12,6 +12,7 @@ import { type Message, MessageType, PROTOCOL_VERSION } from "../membership/messa
 import { MAX_RUMORS_PER_MESSAGE } from "../membership/swim.ts";
 import { firstIssue, isRecord, packValue, unpackValue } from "./_msgpack.ts";
 import { MAX_ADDRESS_LENGTH, parseAddress } from "./address.ts";
+import { fromWire, toWire } from "./wire_form.ts";
 
 /** Why a message was dropped. Append only: these strings are metric labels. */
 export const DecodeRefusal = {
@@ -196,13 +197,13 @@ export const MESSAGE_SCHEMAS: Readonly<Record<MessageType, v.GenericSchema>> = S
 const PARSE_CONFIG = { abortEarly: true } as const;
 
 /** MessagePack of a message. Our own messages are trusted: no validation on the way out. */
-export const encodeMessage = (msg: Message): Uint8Array => packValue(msg);
+export const encodeMessage = (msg: Message): Uint8Array => packValue(toWire(msg));
 
 /** Decodes and validates one message from the network. Never throws. */
 export function decodeMessage(bytes: Uint8Array): Decoded {
   const raw = unpackValue(bytes);
   if (!raw.ok) return { ok: false, reason: DecodeRefusal.Malformed, detail: raw.detail };
-  const value = raw.value;
+  const value = fromWire(raw.value);
   if (!isRecord(value) || typeof value.type !== "number") {
     return { ok: false, reason: DecodeRefusal.NotAMessage, detail: "not a map with a type" };
   }

@@ -12,6 +12,9 @@ export const DENO_FLAGS = [
   "--unstable-kv",
   "--unstable-net",
   "--unstable-worker-options",
+  // As the deno.json tasks and the compiled binary run herd.
+  "--no-code-cache",
+  "--v8-flags=--max-semi-space-size=1,--lite-mode",
 ];
 
 export interface Result {

@@ -19,7 +19,7 @@ Deno.test("wire codes only grow: released codes keep their numbers", () => {
     PushPullResponse: 8,
     Gossip: 9,
   });
-  assert.equal(PROTOCOL_VERSION, 1);
+  assert.equal(PROTOCOL_VERSION, 2);
 });
 
 Deno.test("push-pull and the fallback ping ride streams; the rest datagrams", () => {

@@ -230,7 +230,7 @@ Deno.test("a ping is acked with a coordinate; one for someone else is not", () =
 Deno.test("unknown types and versions are counted, never thrown", () => {
   const h = harness();
   h.swim.receive("x", { type: 99, v: PROTOCOL_VERSION } as unknown as Message);
-  h.swim.receive("x", { ...alive("m1", 1), v: 2 } as unknown as Message);
+  h.swim.receive("x", { ...alive("m1", 1), v: PROTOCOL_VERSION + 1 } as unknown as Message);
   h.swim.receive("x", null as unknown as Message);
   assert.equal(h.swim.stats.unknownType, 1);
   assert.equal(h.swim.stats.badVersion, 2);

@@ -15,6 +15,7 @@ import {
   DecodeRefusal,
   encodeMessage,
 } from "../../../core/transport/codec.ts";
+import { toWire } from "../../../core/transport/wire_form.ts";
 import { ControlType, decodeControl, encodeControl } from "../../../core/transport/control.ts";
 
 const v = PROTOCOL_VERSION;
@@ -24,7 +25,8 @@ const refA = { id: A, address: "10.0.0.1:7946" };
 const refB = { id: B, address: "[fd00::2]:7946" };
 const meta = { class: "Edge", cpus: 4, labels: { zone: "lab" }, load: { v: 1, cpu: 0.25 } };
 const coord = {
-  vec: [0.001, -0.002, 0, 0, 0, 0, 0, 1e-9],
+  // Multiples of the wire unit (0.1 µs): they round-trip exactly.
+  vec: [0.001, -0.002, 0, 0, 0, 0, 0, 1e-7],
   error: 0.5,
   adjustment: -1e-4,
   height: 1e-5,
@@ -56,7 +58,8 @@ const refusedAs = (d: Decoded, reason: string) => {
   assert.equal(d.ok, false, "should be refused");
   if (!d.ok) assert.equal(d.reason, reason, d.detail);
 };
-const raw = (value: unknown) => decodeMessage(encode(value));
+// As a peer would send it: the compact wire form of a (possibly bad) message.
+const raw = (value: unknown) => decodeMessage(encode(toWire(value)));
 
 Deno.test("codec: every message type round-trips", () => {
   const seen = new Set<number>();
@@ -96,7 +99,9 @@ Deno.test("codec: not a message, wrong version, unknown type", () => {
   refusedAs(raw([1, 2, 3]), DecodeRefusal.NotAMessage);
   refusedAs(raw("ping"), DecodeRefusal.NotAMessage);
   refusedAs(raw({ v, seq: 1 }), DecodeRefusal.NotAMessage);
-  refusedAs(raw({ ...EXAMPLES[0], v: 2 }), DecodeRefusal.WrongVersion);
+  refusedAs(raw({ ...EXAMPLES[0], v: v + 1 }), DecodeRefusal.WrongVersion);
+  // a version 1 peer (long field names)
+  refusedAs(decodeMessage(encode({ ...EXAMPLES[0], v: 1 })), DecodeRefusal.WrongVersion);
   refusedAs(raw({ ...EXAMPLES[0], v: undefined }), DecodeRefusal.WrongVersion);
   refusedAs(raw({ ...EXAMPLES[0], type: 10 }), DecodeRefusal.UnknownType);
   refusedAs(raw({ ...EXAMPLES[0], type: -1 }), DecodeRefusal.UnknownType);
@@ -132,7 +137,7 @@ Deno.test("codec: extra, missing or ill-typed fields are invalid", () => {
       meta: JSON.parse('{"a":'.repeat(40) + "1" + "}".repeat(40)),
     }],
     ["rumor of wrong type", { ...EXAMPLES[11], gossip: [EXAMPLES[0]] }],
-    ["rumor of wrong version", { ...EXAMPLES[11], gossip: [{ ...rumors[1], v: 2 }] }],
+    ["rumor of wrong version", { ...EXAMPLES[11], gossip: [{ ...rumors[1], v: v + 1 }] }],
     [
       "too many rumors",
       { ...EXAMPLES[11], gossip: new Array(MAX_RUMORS_PER_MESSAGE + 1).fill(rumors[1]) },
@@ -209,4 +214,22 @@ Deno.test("control frames: round trip, and refusal of anything else", () => {
   ];
   for (const value of bad) assert.equal(decodeControl(encode(value)).ok, false);
   assert.equal(decodeControl(new Uint8Array([0xc1])).ok, false);
+});
+
+Deno.test("codec: the wire form is compact, coordinates to 0.1 µs", () => {
+  const ping = encodeMessage(EXAMPLES[0]);
+  assert.ok(ping.length < 70, `a ping is ${ping.length} bytes`);
+  const c = {
+    vec: [0.00123456789, -0.0005, 0, 0, 0, 0, 0, 3e-8],
+    error: 0.123456,
+    adjustment: 0,
+    height: 1e-5,
+  };
+  const d = decodeMessage(encodeMessage({ type: MessageType.Ack, v, seq: 9, from: A, coord: c }));
+  assert.ok(d.ok && d.msg.type === MessageType.Ack && d.msg.coord);
+  const back = d.msg.coord!;
+  c.vec.forEach((x, i) => assert.ok(Math.abs(back.vec[i] - x) <= 0.5e-7, `vec[${i}]`));
+  assert.ok(Math.abs(back.error - c.error) <= 0.5e-4);
+  assert.equal(back.height, 1e-5);
+  assert.ok(encodeMessage(d.msg).length < 80);
 });

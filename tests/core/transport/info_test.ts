@@ -3,6 +3,7 @@ import { VERSION } from "../../../core/version.ts";
 import { TransportError } from "../../../core/transport/errors.ts";
 import { fetchInfo, INFO_REQUEST, parseInfo } from "../../../core/transport/info.ts";
 import { fixtures, identityOf, SETTINGS, start, waitFor } from "./_helpers.ts";
+import { PROTOCOL_VERSION } from "../../../core/membership/messages.ts";
 
 Deno.test("info: a node tells its id, cluster, CA and port on TCP, same port number", async () => {
   const f = await fixtures();
@@ -124,7 +125,13 @@ Deno.test("info: the transport counts a dial's info request and caches the answe
   const b = await start(await identityOf(f.b));
   try {
     const from = { id: f.a.id, address: a.address };
-    const ping = (seq: number) => ({ type: 0 as const, v: 1 as const, seq, target: f.b.id, from });
+    const ping = (seq: number) => ({
+      type: 0 as const,
+      v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION,
+      seq,
+      target: f.b.id,
+      from,
+    });
     a.t.send(b.address, ping(1));
     await waitFor(() => b.got.length === 1, "the first ping");
     a.t.send(b.address, ping(2));
