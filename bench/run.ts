@@ -12,19 +12,12 @@
 // Flags: --runs N (default 30), --skip-micro, --skip-placement.
 
 import { parseArgs } from "node:util";
+import { FLAGS as AGENT_FLAGS } from "../scripts/compile.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
-// The agent runs as `deno task start` runs it.
-const FLAGS = [
-  "run",
-  "-A",
-  "--unstable-kv",
-  "--unstable-net",
-  "--unstable-worker-options",
-  "--no-code-cache",
-  "--v8-flags=--max-semi-space-size=1,--lite-mode",
-];
+// The agent runs as `deno task start` and the compiled binary run it.
+const FLAGS = ["run", ...AGENT_FLAGS];
 
 const { values } = parseArgs({
   args: Deno.args,

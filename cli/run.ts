@@ -8,6 +8,8 @@ import { HerdError, UsageError } from "../core/errors.ts";
 import { parseDuration, parseSize } from "../core/units.ts";
 import type { Explanation } from "../core/scheduler/explain.ts";
 import { explainText } from "./explain.ts";
+import { NODE_CLASSES } from "../plugins/sdk.ts";
+import { isPolicyPath } from "../core/scheduler/settings.ts";
 import {
   Client,
   dataDir,
@@ -236,7 +238,7 @@ export function placementOf(values: {
 }): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (values.policy !== undefined) {
-    out.policy = /[/\\]|\.(m?[jt]s)$/.test(values.policy) ? resolve(values.policy) : values.policy;
+    out.policy = isPolicyPath(values.policy) ? resolve(values.policy) : values.policy;
   }
   const pair = (flag: string, kv: string): [string, string] => {
     const eq = kv.indexOf("=");
@@ -259,9 +261,11 @@ export function placementOf(values: {
         break;
       }
       case "class": {
-        const cls = CLASSES.find((c) => c.toLowerCase() === val.toLowerCase());
+        const cls = NODE_CLASSES.find((c) => c.toLowerCase() === val.toLowerCase());
         if (!cls) {
-          throw new UsageError(`--constraint class: one of ${CLASSES.join(", ")}: got '${val}'`);
+          throw new UsageError(
+            `--constraint class: one of ${NODE_CLASSES.join(", ")}: got '${val}'`,
+          );
         }
         out.class = cls;
         break;
@@ -300,7 +304,6 @@ export function placementOf(values: {
   return out;
 }
 
-const CLASSES = ["DataCenter", "Workstation", "Laptop", "Edge"] as const;
 /** What people type for an architecture, to what herd reports. */
 const ARCH_ALIASES: Readonly<Record<string, string>> = {
   x86_64: "x86_64",

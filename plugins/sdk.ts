@@ -23,8 +23,10 @@ interface PluginBase {
 
 // ───────────────────────────── shared data ─────────────────────────────
 
-export type Arch = "x86_64" | "aarch64" | "arm" | "riscv64" | "other";
-export type NodeClassKind = "DataCenter" | "Workstation" | "Laptop" | "Edge";
+export const ARCHES = ["x86_64", "aarch64", "arm", "riscv64", "other"] as const;
+export type Arch = typeof ARCHES[number];
+export const NODE_CLASSES = ["DataCenter", "Workstation", "Laptop", "Edge"] as const;
+export type NodeClassKind = typeof NODE_CLASSES[number];
 
 /** Resources as the scheduler counts them. */
 export interface Resources {

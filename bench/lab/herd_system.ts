@@ -5,6 +5,7 @@
 // Failures are read from the agent's log ("herd: member failed: NAME ID ADDR"), written
 // as the node marks the member failed.
 
+import { DENO_FLAGS, MAIN } from "../../tests/integration/_harness.ts";
 import type { Lab } from "../../tests/lab/_netns.ts";
 import type { LabProcess } from "../../tests/lab/_process.ts";
 import { waitFor } from "../../tests/lab/_process.ts";
@@ -12,7 +13,6 @@ import type { FailureMark, Member, MemberStatus, System } from "./system.ts";
 
 const START_MS = 60_000;
 const API_PORT = 7948;
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const FAILED_LINE = /herd: member failed: \S+ \S+ (\S+)/;
 
 interface Agent {
@@ -64,13 +64,7 @@ export class HerdSystem implements System {
     if (join && !this.#joinToken) throw new Error("herd: start h1 (no join) first");
     const runtime = this.#runtime(lab, i);
     const agent = lab.spawn(i, runtime, [
-      "run",
-      "-A",
-      "--unstable-kv",
-      "--unstable-net",
-      "--unstable-worker-options",
-      "--no-code-cache",
-      "--v8-flags=--max-semi-space-size=1,--lite-mode",
+      ...DENO_FLAGS,
       MAIN,
       "up",
       "--data-dir",

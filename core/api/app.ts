@@ -15,6 +15,7 @@ import type { Mesh } from "../mesh/mesh.ts";
 import type { EventHub } from "../events.ts";
 import { eventStream } from "./events.ts";
 import type { Placer } from "../scheduler/placer.ts";
+import { ARCHES, NODE_CLASSES } from "../../plugins/sdk.ts";
 import { HerdError } from "../errors.ts";
 
 /** What `/v1/status` reports. */
@@ -80,6 +81,14 @@ export interface ApiDeps {
 /** Largest request body accepted (a job spec with its module source). */
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
+const ResourcesSchema = v.strictObject({
+  cpu: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(4096))),
+  memBytes: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_SIZE_BYTES)),
+  ),
+  gpus: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1024))),
+});
+
 const JobRequestSchema = v.strictObject({
   name: v.optional(
     v.pipe(
@@ -89,20 +98,12 @@ const JobRequestSchema = v.strictObject({
   ),
   executor: v.pipe(v.string(), v.minLength(1)),
   task: v.record(v.string(), v.unknown()),
-  resources: v.optional(v.strictObject({
-    cpu: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(4096))),
-    memBytes: v.optional(
-      v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_SIZE_BYTES)),
-    ),
-    gpus: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1024))),
-  })),
+  resources: v.optional(ResourcesSchema),
   timeoutMs: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_DURATION_MS)),
   ),
 });
 
-const ARCHES = ["x86_64", "aarch64", "arm", "riscv64", "other"] as const;
-const CLASSES = ["DataCenter", "Workstation", "Laptop", "Edge"] as const;
 const LabelMap = v.pipe(
   v.record(
     v.pipe(v.string(), v.minLength(1), v.maxLength(63)),
@@ -115,7 +116,7 @@ const LabelMap = v.pipe(
 export const PlacementSchema = v.strictObject({
   policy: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
   arch: v.optional(v.picklist(ARCHES)),
-  class: v.optional(v.picklist(CLASSES)),
+  class: v.optional(v.picklist(NODE_CLASSES)),
   labels: v.optional(LabelMap),
   gpuModel: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
   gpuMemBytes: v.optional(
@@ -125,14 +126,6 @@ export const PlacementSchema = v.strictObject({
   allowLowBattery: v.optional(v.boolean()),
   allowHot: v.optional(v.boolean()),
   near: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
-});
-
-const ResourcesSchema = v.strictObject({
-  cpu: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(4096))),
-  memBytes: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_SIZE_BYTES)),
-  ),
-  gpus: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1024))),
 });
 
 const ExplainRequestSchema = v.strictObject({
@@ -159,6 +152,24 @@ export function createApi(d: ApiDeps): Hono {
     return fail(500, "internal", `internal error: ${err.message}`);
   });
   app.notFound((c) => fail(404, "not_found", `no route ${c.req.method} ${c.req.path}`));
+
+  /** The JSON body checked against `schema`, or the 400 answer saying what is wrong. */
+  const readBody = async <S extends v.GenericSchema>(
+    req: Request,
+    schema: S,
+  ): Promise<{ ok: true; value: v.InferOutput<S> } | { ok: false; error: Response }> => {
+    let body: unknown;
+    try {
+      body = await req.json();
+    } catch {
+      return { ok: false, error: fail(400, "invalid", "the request body is not JSON") };
+    }
+    const parsed = v.safeParse(schema, body);
+    if (parsed.success) return { ok: true, value: parsed.output };
+    const issue = parsed.issues[0];
+    const path = issue.path?.map((p) => p.key).join(".") ?? "";
+    return { ok: false, error: fail(400, "invalid", `${path ? path + ": " : ""}${issue.message}`) };
+  };
 
   app.get("/v1/health", (c) => c.json({ ok: true }));
 
@@ -217,19 +228,9 @@ export function createApi(d: ApiDeps): Hono {
 
   // Where a job would go, and why: `herd run --dry-run`. Nothing is reserved.
   app.post("/v1/placements/explain", async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return fail(400, "invalid", "the request body is not JSON");
-    }
-    const parsed = v.safeParse(ExplainRequestSchema, body);
-    if (!parsed.success) {
-      const issue = parsed.issues[0];
-      const path = issue.path?.map((p) => p.key).join(".") ?? "";
-      return fail(400, "invalid", `${path ? path + ": " : ""}${issue.message}`);
-    }
-    const { resources = {}, placement = {} } = parsed.output;
+    const parsed = await readBody(c.req.raw, ExplainRequestSchema);
+    if (!parsed.ok) return parsed.error;
+    const { resources = {}, placement = {} } = parsed.value;
     const { policy, nodeNear, ...constraints } = { ...placement, nodeNear: placement.near };
     const near = nodeNear === undefined ? undefined : resolveNode(d.mesh.nodes(), nodeNear);
     if (near === null) {
@@ -269,19 +270,9 @@ export function createApi(d: ApiDeps): Hono {
     if (length > MAX_BODY_BYTES) {
       return fail(413, "too_large", `request body over ${MAX_BODY_BYTES} bytes`);
     }
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return fail(400, "invalid", "the request body is not JSON");
-    }
-    const parsed = v.safeParse(JobRequestSchema, body);
-    if (!parsed.success) {
-      const issue = parsed.issues[0];
-      const path = issue.path?.map((p) => p.key).join(".") ?? "";
-      return fail(400, "invalid", `${path ? path + ": " : ""}${issue.message}`);
-    }
-    const res = await d.runner.submit(parsed.output);
+    const parsed = await readBody(c.req.raw, JobRequestSchema);
+    if (!parsed.ok) return parsed.error;
+    const res = await d.runner.submit(parsed.value);
     if (!res.ok) {
       return res.code === "invalid"
         ? fail(400, "invalid", res.message)

@@ -1,7 +1,7 @@
 // The placer: what a node runs when it is asked where a job should go. It takes a
 // snapshot of the members it knows (their gossiped meta), names the policy (a built-in
 // by name, or a module by path, run in a permission-less worker), and ranks. One per
-// agent: it owns the placement sequence round-robin rotates on, and the policy workers.
+// agent: it owns the policy workers.
 
 import type {
   JobRequest,
@@ -14,6 +14,7 @@ import { UsageError } from "../errors.ts";
 import { explain, type Explanation } from "./explain.ts";
 import { rank, type RankResult } from "./pipeline.ts";
 import { buildSnapshot, type RttEstimate, type SnapshotMember } from "./snapshot.ts";
+import { isPolicyPath } from "./settings.ts";
 import { loadWorkerPolicy, type WorkerPolicy } from "./worker_policy.ts";
 
 export interface PlacerOptions {
@@ -27,9 +28,6 @@ export interface PlacerOptions {
   rtt: RttEstimate;
 }
 
-/** A policy name is a built-in's (or a loaded plugin's); a path names a module. */
-export const isPolicyPath = (name: string) => /[/\\]|\.(m?[jt]s)$/.test(name);
-
 export interface Decision {
   policy: string;
   snapshot: NodeSnapshot[];
@@ -39,22 +37,21 @@ export interface Decision {
 export class Placer {
   readonly #o: PlacerOptions;
   readonly #workers = new Map<string, Promise<WorkerPolicy>>();
-  #sequence = 0;
 
   constructor(o: PlacerOptions) {
     this.#o = o;
   }
 
-  /** Ranks the members for `job`; `commit` advances the sequence (a real placement). */
-  async decide(job: JobRequest, policyName?: string, commit = false): Promise<Decision> {
+  /** Ranks the members for `job`. */
+  async decide(job: JobRequest, policyName?: string): Promise<Decision> {
     const name = policyName || this.#o.defaultPolicy;
     const snapshot = buildSnapshot(this.#o.members(), this.#o.rtt, job.near ?? this.#o.selfId);
     const ctx: PolicyContext = {
       settings: this.#o.settings,
-      sequence: this.#sequence,
+      // Only dry runs so far, which place nothing: round-robin starts from the first node.
+      sequence: 0,
       nodeCount: snapshot.length,
     };
-    if (commit) this.#sequence++;
     if (isPolicyPath(name)) {
       const worker = await this.#worker(name);
       return { policy: worker.name, snapshot, result: await worker.rankAsync(job, snapshot, ctx) };

@@ -8,6 +8,9 @@ import type { PluginSet } from "../../plugins/loader.ts";
 
 const PREFIX = "scheduler.";
 
+/** A policy name is a built-in's (or a loaded plugin's); a path names a module. */
+export const isPolicyPath = (name: string) => /[/\\]|\.(m?[jt]s)$/.test(name);
+
 /** The `scheduler.*` settings, without the prefix, as policies read them. */
 export function schedulerSettings(c: HerdConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -2,7 +2,13 @@
 // read from its gossiped meta (core/mesh/meta.ts), with the round trip from the locality
 // reference filled in here, so policies stay pure.
 
-import type { Arch, NodeClassKind, NodeSnapshot } from "../../plugins/sdk.ts";
+import {
+  type Arch,
+  ARCHES,
+  NODE_CLASSES,
+  type NodeClassKind,
+  type NodeSnapshot,
+} from "../../plugins/sdk.ts";
 import { MemberState } from "../membership/member.ts";
 import type { MemberView } from "../mesh/meta.ts";
 
@@ -16,13 +22,8 @@ export interface SnapshotMember {
 /** Estimated round trip in ms between two members, when known. */
 export type RttEstimate = (fromId: string, toId: string) => number | undefined;
 
-const ARCHES: ReadonlySet<string> = new Set<Arch>(["x86_64", "aarch64", "arm", "riscv64", "other"]);
-const CLASSES: ReadonlySet<string> = new Set<NodeClassKind>([
-  "DataCenter",
-  "Workstation",
-  "Laptop",
-  "Edge",
-]);
+const KNOWN_ARCHES: ReadonlySet<string> = new Set(ARCHES);
+const CLASSES: ReadonlySet<string> = new Set(NODE_CLASSES);
 
 /**
  * The alive members as NodeSnapshots, sorted by id (`ordinal` is the position). A member
@@ -53,7 +54,7 @@ function toSnapshot(
   return {
     id: m.id,
     name: v.name || m.id,
-    arch: (ARCHES.has(v.arch) ? v.arch : "other") as Arch,
+    arch: (KNOWN_ARCHES.has(v.arch) ? v.arch : "other") as Arch,
     class: v.class as NodeClassKind,
     deviceType: v.deviceType,
     labels: v.labels,

@@ -2,20 +2,13 @@
 // data dir and an ephemeral API port, and talks to the agent only through `herd`.
 
 import assert from "node:assert/strict";
+import { FLAGS as AGENT_FLAGS } from "../../scripts/compile.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 export const MAIN = new URL("main.ts", ROOT).pathname;
 export const FIXTURES = new URL("tests/fixtures/", ROOT).pathname;
-export const DENO_FLAGS = [
-  "run",
-  "-A",
-  "--unstable-kv",
-  "--unstable-net",
-  "--unstable-worker-options",
-  // As the deno.json tasks and the compiled binary run herd.
-  "--no-code-cache",
-  "--v8-flags=--max-semi-space-size=1,--lite-mode",
-];
+// As the deno.json tasks and the compiled binary run herd.
+export const DENO_FLAGS = ["run", ...AGENT_FLAGS];
 
 export interface Result {
   code: number;

@@ -3,13 +3,13 @@
 // 10 % packet loss without false failures. Root only: elsewhere each test says why not.
 
 import assert from "node:assert/strict";
+import { DENO_FLAGS, MAIN } from "../integration/_harness.ts";
 import type { Lab } from "./_netns.ts";
 import { withLab } from "./_with_lab.ts";
 import type { LabProcess } from "./_process.ts";
 import { waitFor } from "./_process.ts";
 
 const SUBNET = "10.98.0.0/16";
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 interface Node {
   proc: LabProcess;
@@ -23,11 +23,7 @@ function up(lab: Lab, i: number, args: string[]): Node {
   const dir = `${lab.dir}/${h.name}-herd`;
   const failed: string[] = [];
   const proc = lab.spawn(i, Deno.execPath(), [
-    "run",
-    "-A",
-    "--unstable-kv",
-    "--unstable-net",
-    "--unstable-worker-options",
+    ...DENO_FLAGS,
     MAIN,
     "up",
     "--data-dir",
