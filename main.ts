@@ -10,6 +10,7 @@ Usage: herd <command> [flags]
 Commands:
   up        start a node on this machine
   run       run a job and stream its output (herd run -- CMD ARGS...)
+  apply     run the jobs a YAML file declares (idempotent)
   ps        list jobs
   logs      print a job's output
   kill      stop a job
@@ -17,6 +18,7 @@ Commands:
   nodes     list the cluster's members (--watch to follow)
   token     print the cluster's join token
   leave     leave the cluster gracefully and stop the node
+  pool      show what the whole cluster has and has free
   profile   show this machine's hardware profile and class
   config    show the effective configuration and where each value came from
   registry  serve a discovery registry for nodes on different networks
@@ -30,6 +32,7 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   up: async () => (await import("./cli/up.ts")).run,
   run: async () => (await import("./cli/run.ts")).run,
+  apply: async () => (await import("./cli/apply.ts")).apply,
   ps: async () => (await import("./cli/jobs.ts")).ps,
   logs: async () => (await import("./cli/jobs.ts")).logs,
   kill: async () => (await import("./cli/jobs.ts")).kill,
@@ -39,6 +42,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   nodes: async () => (await import("./cli/mesh.ts")).nodes,
   token: async () => (await import("./cli/mesh.ts")).token,
   leave: async () => (await import("./cli/mesh.ts")).leave,
+  pool: async () => (await import("./cli/pool.ts")).pool,
   registry: async () => (await import("./cli/registry.ts")).run,
 };
 

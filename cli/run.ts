@@ -3,12 +3,12 @@
 import { resolve } from "node:path";
 import type { JobRecord } from "../core/jobs/job.ts";
 import type { StreamLine } from "../core/api/follow.ts";
-import type { JobRequest } from "../core/jobs/runner.ts";
+import type { JobSubmission } from "../core/jobs/job_protocol.ts";
 import { HerdError, UsageError } from "../core/errors.ts";
 import { parseDuration, parseSize } from "../core/units.ts";
 import type { Explanation } from "../core/scheduler/explain.ts";
 import { explainText } from "./explain.ts";
-import { NODE_CLASSES } from "../plugins/sdk.ts";
+import { parseConstraint } from "../core/jobs/constraints.ts";
 import { isPolicyPath } from "../core/scheduler/settings.ts";
 import {
   Client,
@@ -45,8 +45,15 @@ Flags:
   --executor NAME      run with another executor plugin (its task is --task JSON)
   --task JSON          the task for --executor
 
-Placement (with --dry-run: where the job would go across the cluster, and why):
+Placement: the job runs on the member that fits best under the policy. If none can
+take it now, herd run fails (exit 125) unless --queue is given.
   --dry-run            rank the members for the job; run nothing, reserve nothing
+  --queue              wait as pending (herd ps shows why) until a member can take it
+  --replicas N         run N copies (printed ids, as -d); kept at N as nodes come and go
+  --spread             at most one replica per node
+  --restart POLICY     never | on-failure (default) | always: what follows a failure,
+                       or the death of the job's node
+  --max-attempts N     attempts in all, the first included (default 3)
   --policy NAME|PATH   scheduling policy (default scheduler.policy), or a policy
                        module's path, run in a worker without permissions
   --constraint K=V     arch=aarch64, class=Edge, gpu-model=A100, gpu-mem=40G,
@@ -82,7 +89,7 @@ export async function buildRequest(
   args: string[],
 ): Promise<
   | {
-    req: JobRequest;
+    req: JobSubmission;
     detach: boolean;
     json: boolean;
     dir?: string;
@@ -117,6 +124,11 @@ export async function buildRequest(
     "near": { type: "string" },
     "allow-low-battery": { type: "boolean" },
     "allow-hot": { type: "boolean" },
+    "queue": { type: "boolean" },
+    "replicas": { type: "string" },
+    "spread": { type: "boolean" },
+    "restart": { type: "string" },
+    "max-attempts": { type: "string" },
   }, Infinity);
   if (values.help) return "help";
   if (positionals.length > 0) {
@@ -140,9 +152,9 @@ export async function buildRequest(
     throw new UsageError("run: no command after --", { hint: "herd run -- echo hello" });
   }
 
-  const req: JobRequest = { executor: "exec", task: {} };
+  const req: JobSubmission = { executor: "exec", task: {} };
   if (values.name !== undefined) req.name = values.name;
-  const resources: NonNullable<JobRequest["resources"]> = {};
+  const resources: NonNullable<JobSubmission["resources"]> = {};
   if (values.cpu !== undefined) resources.cpu = positiveNumber(values.cpu, "--cpu", 4096, false);
   if (values.mem !== undefined) resources.memBytes = parseSize(values.mem, "--mem");
   if (values.gpu !== undefined) resources.gpus = positiveNumber(values.gpu, "--gpu", 1024, true);
@@ -211,16 +223,30 @@ export async function buildRequest(
   }
   const placement = placementOf(values);
   const dryRun = values["dry-run"] ?? false;
-  if (Object.keys(placement).length && !dryRun) {
-    throw new UsageError(
-      "run: placement flags need --dry-run for now: jobs run on the node you submit to",
-      { hint: "herd run --dry-run ... shows where the cluster would place it" },
-    );
+  if (Object.keys(placement).length) req.placement = placement as JobSubmission["placement"];
+  if (values.queue) req.queue = true;
+  if (values.spread) req.spread = true;
+  if (values.replicas !== undefined) {
+    req.replicas = positiveNumber(values.replicas, "--replicas", 1000, true);
+    if (req.replicas < 1) throw new UsageError("--replicas must be at least 1");
+  }
+  if (values.restart !== undefined || values["max-attempts"] !== undefined) {
+    const policy = values.restart ?? "on-failure";
+    if (policy !== "never" && policy !== "on-failure" && policy !== "always") {
+      throw new UsageError(`--restart: never, on-failure or always: got '${policy}'`);
+    }
+    req.restart = { policy };
+    if (values["max-attempts"] !== undefined) {
+      const n = positiveNumber(values["max-attempts"], "--max-attempts", 1_000_000, true);
+      if (n < 1) throw new UsageError("--max-attempts must be at least 1");
+      req.restart.maxAttempts = n;
+    }
   }
   if (dryRun && values.detach) throw new UsageError("run: --dry-run runs nothing to detach from");
   return {
     req,
-    detach: values.detach ?? false,
+    // A replica set runs on many nodes: its ids are printed, as with -d.
+    detach: (values.detach ?? false) || (req.replicas ?? 1) > 1,
     json: values.json ?? false,
     dir: values["data-dir"],
     ...(dryRun ? { dryRun: { placement } } : {}),
@@ -249,46 +275,7 @@ export function placementOf(values: {
   };
   for (const kv of values.constraint ?? []) {
     const [k, val] = pair("constraint", kv);
-    switch (k) {
-      case "arch": {
-        const arch = ARCH_ALIASES[val.toLowerCase()];
-        if (!arch) {
-          throw new UsageError(
-            `--constraint arch: one of ${Object.keys(ARCH_ALIASES).join(", ")}: got '${val}'`,
-          );
-        }
-        out.arch = arch;
-        break;
-      }
-      case "class": {
-        const cls = NODE_CLASSES.find((c) => c.toLowerCase() === val.toLowerCase());
-        if (!cls) {
-          throw new UsageError(
-            `--constraint class: one of ${NODE_CLASSES.join(", ")}: got '${val}'`,
-          );
-        }
-        out.class = cls;
-        break;
-      }
-      case "gpu-model":
-        out.gpuModel = val;
-        break;
-      case "gpu-mem":
-        out.gpuMemBytes = parseSize(val, "--constraint gpu-mem");
-        break;
-      case "compute-capability":
-        out.gpuComputeCapability = positiveNumber(
-          val,
-          "--constraint compute-capability",
-          100,
-          false,
-        );
-        break;
-      default:
-        throw new UsageError(
-          `--constraint: unknown key '${k}' (arch, class, gpu-model, gpu-mem, compute-capability)`,
-        );
-    }
+    Object.assign(out, parseConstraint(k, val, `--constraint ${k}`));
   }
   if (values.label?.length) {
     const labels: Record<string, string> = {};
@@ -303,16 +290,6 @@ export function placementOf(values: {
   if (values["allow-hot"]) out.allowHot = true;
   return out;
 }
-
-/** What people type for an architecture, to what herd reports. */
-const ARCH_ALIASES: Readonly<Record<string, string>> = {
-  x86_64: "x86_64",
-  amd64: "x86_64",
-  aarch64: "aarch64",
-  arm64: "aarch64",
-  arm: "arm",
-  riscv64: "riscv64",
-};
 
 /** The exit code `herd run` returns for a finished job. */
 export function exitCodeOf(job: JobRecord): number {
@@ -340,7 +317,7 @@ export async function run(args: string[]): Promise<number> {
 
 async function submit(
   b: {
-    req: JobRequest;
+    req: JobSubmission;
     detach: boolean;
     json: boolean;
     dir?: string;
@@ -362,9 +339,10 @@ async function submit(
     return e.feasible > 0 ? 0 : EXIT_HERD_FAILED;
   }
   if (b.detach) {
-    const job = await client.json<JobRecord>("POST", "/v1/jobs", b.req);
-    if (b.json) printJson(job);
-    else console.log(job.id);
+    const answer = await client.json<JobRecord | JobRecord[]>("POST", "/v1/jobs", b.req);
+    const jobs = Array.isArray(answer) ? answer : [answer];
+    if (b.json) printJson(answer);
+    else for (const j of jobs) console.log(j.id);
     return 0;
   }
   const res = await client.request("POST", "/v1/jobs?attach=1", b.req);
@@ -388,6 +366,9 @@ async function submit(
           break;
         case "err":
           await writeAll(Deno.stderr, Uint8Array.fromBase64(line.d));
+          break;
+        case "note":
+          console.error(`herd: ${line.text}`);
           break;
         case "gap":
           console.error(

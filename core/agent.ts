@@ -35,6 +35,9 @@ import { type Mesh, startMesh } from "./mesh/mesh.ts";
 import { buildMeta } from "./mesh/meta.ts";
 import { metaWorthSending } from "./mesh/meta_change.ts";
 import { requestJoin } from "./transport/transport.ts";
+import { Rpc } from "./mesh/rpc.ts";
+import { realScheduler } from "./membership/scheduler.ts";
+import { JobService } from "./jobs/service.ts";
 
 export interface AgentOptions {
   dataDir: string;
@@ -133,6 +136,8 @@ async function start(
   cleanups.push(() => clearInterval(loadTimer));
 
   const counters: Record<string, number> = {};
+  // Built once the mesh is up; the runner reports ends through it.
+  const late: { jobs?: JobService } = {};
   const hub = new LogHub();
   // Hands back code pages touched only while starting or running jobs (page_release.ts).
   const pages = startPageReleaser({
@@ -152,6 +157,7 @@ async function start(
     random: cryptoRandom,
     hub,
     log: o.log,
+    ended: (r) => late.jobs?.jobEnded(r),
     observe: (e) => {
       const k = e.type === "refused"
         ? `jobs_refused{reason=${e.code}}`
@@ -300,13 +306,45 @@ async function start(
     rtt: (a, b) => mesh.rttMs(a, b),
   });
   cleanups.push(() => placer.close());
-  const api = createApi({
-    placer,
-    jobDefaults: { cpu: config["jobs.defaultCpu"], memBytes: config["jobs.defaultMem"] },
-    apiToken: token,
+  const rpc = new Rpc({
+    selfId: self.id,
+    send: (nodeId, msg) => mesh.sendApp(nodeId, msg),
+    scheduler: realScheduler,
+    log: o.log,
+  });
+  cleanups.push(() => rpc.close());
+  mesh.onApp((from, msg) => rpc.receive(from, msg));
+  const service = new JobService({
+    selfId: self.id,
     kv,
     runner,
     hub,
+    rpc,
+    placer,
+    liveIds: () => mesh.liveIds(),
+    clock: systemClock,
+    random: cryptoRandom,
+    defaults: {
+      cpu: config["jobs.defaultCpu"],
+      memBytes: config["jobs.defaultMem"],
+      timeoutMs: config["jobs.defaultTimeout"],
+    },
+    historyLimit: config["jobs.historyLimit"],
+    log: o.log,
+  });
+  late.jobs = service;
+  mesh.onMembership((e) => service.membershipChanged(e));
+  service.start();
+  cleanups.push(() => service.close());
+  if (lost.length > 0) {
+    // Their owners learn of the loss once this node has found its members again.
+    setTimeout(() => lost.forEach((j) => service.jobEnded(j)), 3_000);
+  }
+  const api = createApi({
+    placer,
+    jobs: service,
+    jobDefaults: { cpu: config["jobs.defaultCpu"], memBytes: config["jobs.defaultMem"] },
+    apiToken: token,
     profile,
     config: o.config,
     status,

@@ -9,6 +9,7 @@
 //   ["cluster"]                 ClusterRecord  the cluster this node belongs to (CA, token)
 //   ["identity"]                IdentityRecord this node's key and certificate
 //   ["members", nodeId]         MemberRecord   members last seen, to rejoin after a restart
+//   ["owned", jobId]            JobRecord      jobs this node owns or holds a copy of (owners.ts)
 //
 // Opening refuses (and changes nothing in) a file that is not a herd store or
 // was written by a newer herd.
@@ -30,6 +31,8 @@ export const keys = {
   identity: () => ["identity"] as const,
   member: (id: string) => ["members", id] as const,
   members: () => ["members"] as const,
+  owned: (id: string) => ["owned", id] as const,
+  owneds: () => ["owned"] as const,
 };
 
 export interface ClusterRecord {

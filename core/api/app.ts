@@ -6,16 +6,16 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { ResolvedConfig } from "../config.ts";
 import type { HardwareProfile, NodeClass } from "../profile/types.ts";
-import type { JobRunner } from "../jobs/runner.ts";
-import type { LogHub } from "../jobs/logs.ts";
-import { followStream } from "./follow.ts";
 import { renderMetrics } from "./metrics.ts";
-import { MAX_DURATION_MS, MAX_SIZE_BYTES } from "../units.ts";
 import type { Mesh } from "../mesh/mesh.ts";
+import { clusterPool } from "../mesh/pool.ts";
 import type { EventHub } from "../events.ts";
 import { eventStream } from "./events.ts";
 import type { Placer } from "../scheduler/placer.ts";
-import { ARCHES, NODE_CLASSES } from "../../plugins/sdk.ts";
+import { JobSubmissionSchema, PlacementSchema, ResourcesSchema } from "../jobs/job_protocol.ts";
+import type { JobService } from "../jobs/service.ts";
+import { RpcError, ServiceRefusal } from "../mesh/rpc.ts";
+import type { JobRecord } from "../jobs/job.ts";
 import { HerdError } from "../errors.ts";
 
 /** What `/v1/status` reports. */
@@ -60,9 +60,6 @@ export interface NodeStatus {
 export interface ApiDeps {
   /** The API's bearer token (api.token in the data dir). */
   apiToken: string;
-  kv: Deno.Kv;
-  runner: JobRunner;
-  hub: LogHub;
   profile: HardwareProfile;
   config: ResolvedConfig;
   status: () => Promise<NodeStatus>;
@@ -74,6 +71,7 @@ export interface ApiDeps {
   /** Leaves the cluster and stops the node (after the answer is sent). */
   leave: () => void;
   placer: Placer;
+  jobs: JobService;
   /** Resources a job gets when it does not say. */
   jobDefaults: { cpu: number; memBytes: number };
 }
@@ -81,51 +79,10 @@ export interface ApiDeps {
 /** Largest request body accepted (a job spec with its module source). */
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
-const ResourcesSchema = v.strictObject({
-  cpu: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(4096))),
-  memBytes: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_SIZE_BYTES)),
-  ),
-  gpus: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1024))),
-});
+export { PlacementSchema };
 
-const JobRequestSchema = v.strictObject({
-  name: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "name: letters, digits, _ . - (up to 63)"),
-    ),
-  ),
-  executor: v.pipe(v.string(), v.minLength(1)),
-  task: v.record(v.string(), v.unknown()),
-  resources: v.optional(ResourcesSchema),
-  timeoutMs: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_DURATION_MS)),
-  ),
-});
-
-const LabelMap = v.pipe(
-  v.record(
-    v.pipe(v.string(), v.minLength(1), v.maxLength(63)),
-    v.pipe(v.string(), v.maxLength(63)),
-  ),
-  v.check((r) => Object.keys(r).length <= 32, "at most 32 labels"),
-);
-
-/** Where a job may go and how to choose: `herd run`'s placement flags. */
-export const PlacementSchema = v.strictObject({
-  policy: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
-  arch: v.optional(v.picklist(ARCHES)),
-  class: v.optional(v.picklist(NODE_CLASSES)),
-  labels: v.optional(LabelMap),
-  gpuModel: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
-  gpuMemBytes: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_SIZE_BYTES)),
-  ),
-  gpuComputeCapability: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
-  allowLowBattery: v.optional(v.boolean()),
-  allowHot: v.optional(v.boolean()),
-  near: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
+const ApplySchema = v.strictObject({
+  jobs: v.pipe(v.array(JobSubmissionSchema), v.minLength(1), v.maxLength(1000)),
 });
 
 const ExplainRequestSchema = v.strictObject({
@@ -199,6 +156,7 @@ export function createApi(d: ApiDeps): Hono {
   });
 
   app.get("/v1/nodes", (c) => c.json(d.mesh.nodes()));
+  app.get("/v1/pool", (c) => c.json(clusterPool(d.mesh.nodes())));
   app.get("/v1/events", (c) => {
     const last = Number(c.req.header("last-event-id") ?? c.req.query("after") ?? NaN);
     const types = c.req.query("types")?.split(",").filter(Boolean);
@@ -260,9 +218,27 @@ export function createApi(d: ApiDeps): Hono {
     }
   });
 
+  /** Records with the name of the node each runs on, for `herd ps`. */
+  const named = (records: JobRecord[]) => {
+    const names = new Map(d.mesh.nodes().map((n) => [n.id, n.name]));
+    return records.map((r) => ({ ...r, nodeName: names.get(r.nodeId) ?? "" }));
+  };
+  const refusal = (e: unknown): Response => {
+    if (e instanceof ServiceRefusal) {
+      if (e.code === "invalid") return fail(400, "invalid", e.message);
+      return fail(409, e.code, e.message);
+    }
+    if (e instanceof RpcError) {
+      if (e.failure === "remote") return fail(409, e.remoteCode ?? "refused", e.message);
+      return fail(503, "unreachable", e.message, "the node may have failed: see `herd nodes`");
+    }
+    if (e instanceof HerdError) return fail(400, "invalid", e.message, e.hint);
+    throw e;
+  };
+
   app.get("/v1/jobs", async (c) => {
     const all = c.req.query("all") === "1" || c.req.query("all") === "true";
-    return c.json(await d.runner.list(all));
+    return c.json(named(await d.jobs.list(all)));
   });
 
   app.post("/v1/jobs", async (c) => {
@@ -270,61 +246,66 @@ export function createApi(d: ApiDeps): Hono {
     if (length > MAX_BODY_BYTES) {
       return fail(413, "too_large", `request body over ${MAX_BODY_BYTES} bytes`);
     }
-    const parsed = await readBody(c.req.raw, JobRequestSchema);
+    const parsed = await readBody(c.req.raw, JobSubmissionSchema);
     if (!parsed.ok) return parsed.error;
-    const res = await d.runner.submit(parsed.value);
-    if (!res.ok) {
-      return res.code === "invalid"
-        ? fail(400, "invalid", res.message)
-        : fail(409, "does_not_fit", `the job does not fit this node: ${res.message}`);
+    const attach = c.req.query("attach") === "1";
+    try {
+      const out = await d.jobs.submit(parsed.value, attach);
+      if (out.stream) return new Response(out.stream, { status: 201, headers: NDJSON });
+      return c.json(
+        out.records.length === 1 && !parsed.value.replicas ? out.records[0] : out.records,
+        201,
+      );
+    } catch (e) {
+      return refusal(e);
     }
-    if (c.req.query("attach") !== "1") return c.json(res.record, 201);
-    const stream = followStream({
-      kv: d.kv,
-      hub: d.hub,
-      jobId: res.record.id,
-      follow: true,
-      first: res.record,
-      record: () => d.runner.get(res.record.id),
-    });
-    return new Response(stream, { status: 201, headers: NDJSON });
+  });
+
+  // `herd apply`: each job by name; one already there with the same spec is left alone.
+  app.post("/v1/apply", async (c) => {
+    const length = Number(c.req.header("content-length") ?? "0");
+    if (length > MAX_BODY_BYTES) {
+      return fail(413, "too_large", `request body over ${MAX_BODY_BYTES} bytes`);
+    }
+    const parsed = await readBody(c.req.raw, ApplySchema);
+    if (!parsed.ok) return parsed.error;
+    try {
+      return c.json({ results: await d.jobs.apply(parsed.value.jobs) });
+    } catch (e) {
+      return refusal(e);
+    }
   });
 
   const withJob = async (idOrPrefix: string) => {
-    const r = await d.runner.resolve(idOrPrefix);
+    const r = await d.jobs.find(idOrPrefix);
     if (!r.ok) return { error: fail(404, "no_such_job", r.message, "`herd ps --all` lists jobs") };
-    return { id: r.id };
+    return { job: r.job };
   };
 
   app.get("/v1/jobs/:id", async (c) => {
     const j = await withJob(c.req.param("id"));
     if ("error" in j) return j.error;
-    return c.json(await d.runner.get(j.id));
+    return c.json(named([j.job])[0]);
   });
 
   app.get("/v1/jobs/:id/logs", async (c) => {
     const j = await withJob(c.req.param("id"));
     if ("error" in j) return j.error;
     const follow = c.req.query("follow") === "1";
-    const stream = followStream({
-      kv: d.kv,
-      hub: d.hub,
-      jobId: j.id,
-      follow,
-      record: () => d.runner.get(j.id),
-    });
-    return new Response(stream, { headers: NDJSON });
+    return new Response(d.jobs.logs(j.job, follow), { headers: NDJSON });
   });
 
   app.post("/v1/jobs/:id/kill", async (c) => {
     const j = await withJob(c.req.param("id"));
     if ("error" in j) return j.error;
-    const record = await d.runner.get(j.id);
-    if (!d.runner.kill(j.id)) {
-      return fail(409, "not_running", `job ${j.id} is not running (it is ${record?.state})`);
+    if (j.job.state !== "running" && j.job.state !== "pending") {
+      return fail(409, "not_running", `job ${j.job.id} is not running (it is ${j.job.state})`);
     }
-    await d.runner.settled(j.id);
-    return c.json(await d.runner.get(j.id));
+    try {
+      return c.json(await d.jobs.kill(j.job));
+    } catch (e) {
+      return refusal(e);
+    }
   });
 
   return app;

@@ -4,6 +4,7 @@
 //   {"t":"out"|"err","d":"<base64>"}   output bytes
 //   {"t":"end","job":{…}}              the final record
 //   {"t":"gap","bytes":N}              output dropped because the reader was too slow
+//   {"t":"note","text":"…"}            the job is pending, or its node died and it moved
 
 import type { JobRecord } from "../jobs/job.ts";
 import { isFinal } from "../jobs/job.ts";
@@ -13,7 +14,9 @@ export type StreamLine =
   | { t: "job"; job: JobRecord }
   | { t: "out" | "err"; d: string }
   | { t: "end"; job: JobRecord }
-  | { t: "gap"; bytes: number };
+  | { t: "gap"; bytes: number }
+  /** Something the reader should be told: the job waits, moved to another node. */
+  | { t: "note"; text: string };
 
 /** A follower (`logs -f`) further behind than this loses live output (noted with a `gap` line). */
 export const MAX_FOLLOWER_BACKLOG = 8 * 1024 * 1024;

@@ -107,15 +107,21 @@ export async function admit(
   makeRecord: (reservation: Reservation) => JobRecord,
   want: Resources,
   liveMemAvailable?: number,
-): Promise<{ ok: true; record: JobRecord } | { ok: false; reason: string }> {
+  /** Refuses (with its reason) given the job's stored record: a stale attempt. */
+  fence?: (stored: JobRecord | null) => string | undefined,
+): Promise<{ ok: true; record: JobRecord } | { ok: false; reason: string; fenced?: true }> {
   for (;;) {
     const entry = await kv.get<Allocation>(keys.alloc());
     const alloc = entry.value ?? EMPTY_ALLOCATION;
     const f = fit(want, capacity, alloc, liveMemAvailable);
     if (!f.ok) return f;
     const record = makeRecord(f.reservation);
+    const stored = await kv.get<JobRecord>(keys.job(record.id));
+    const stale = fence?.(stored.value);
+    if (stale) return { ok: false, reason: stale, fenced: true };
     const res = await kv.atomic()
       .check(entry)
+      .check(stored)
       .set(keys.alloc(), addReservation(alloc, f.reservation))
       .set(keys.job(record.id), record)
       .commit();

@@ -18,6 +18,10 @@ export type SubmitResult =
   | { ok: true; record: JobRecord }
   | { ok: false; code: "invalid" | "does_not_fit"; message: string };
 
+export type PlacedResult =
+  | SubmitResult
+  | { ok: false; code: "fenced"; message: string };
+
 export interface RunnerDeps {
   kv: Deno.Kv;
   nodeId: string;
@@ -31,6 +35,8 @@ export interface RunnerDeps {
   hub: LogHub;
   /** Where the runner reports problems that do not stop a job. */
   log: (line: string) => void;
+  /** Told of every job's end after it is recorded: the job service reports it to the owners. */
+  ended?: (record: JobRecord) => void;
   /** Observer of job events (metrics, event stream). Never steers the runner. */
   observe?: (e: JobEvent) => void;
 }
@@ -52,6 +58,7 @@ export interface JobRequest {
 interface Running {
   abort: AbortController;
   killed: boolean;
+  killReason?: string;
   /** Why the agent stopped it, when it did. */
   lostReason?: string;
   done: Promise<void>;
@@ -125,28 +132,96 @@ export class JobRunner {
   async #submit(req: JobRequest): Promise<SubmitResult> {
     const s = this.spec(req);
     if (!s.ok) return { ok: false, code: "invalid", message: s.message };
-    const spec = s.spec;
     const now = this.d.clock.now();
     const id = newJobId(now, this.d.random);
+    return await this.#admitAndStart({
+      id,
+      spec: s.spec,
+      attempt: 1,
+      submittedAt: now,
+    }) as SubmitResult;
+  }
+
+  /**
+   * Runs an attempt another node placed here (or this node's own placer). Refused when it
+   * does not fit, when its executor or task is not valid here, or when this node has
+   * already seen this attempt or a later one of the job (`fenced`: an old placement that
+   * arrives late must not run again).
+   */
+  async submitPlaced(
+    p: {
+      id: string;
+      spec: JobSpec;
+      attempt: number;
+      submittedAt: number;
+      origin?: string;
+      why?: string;
+    },
+  ): Promise<PlacedResult> {
+    const executor = this.d.plugins.get("executor", p.spec.executor);
+    if (!executor) {
+      return {
+        ok: false,
+        code: "invalid",
+        message: `no executor named '${p.spec.executor}' on this node`,
+      };
+    }
+    const problem = executor.validate(p.spec.task);
+    if (problem) return { ok: false, code: "invalid", message: problem };
+    const res = await this.#admitAndStart(
+      p,
+      (seen) =>
+        seen && seen.attempt >= p.attempt
+          ? `attempt ${p.attempt} of job ${p.id} is stale: this node has seen attempt ${seen.attempt}`
+          : undefined,
+    );
+    this.d.observe?.(
+      res.ok
+        ? { type: "submitted", record: res.record }
+        : { type: "refused", code: res.code === "fenced" ? "invalid" : res.code },
+    );
+    return res;
+  }
+
+  async #admitAndStart(
+    p: {
+      id: string;
+      spec: JobSpec;
+      attempt: number;
+      submittedAt: number;
+      origin?: string;
+      why?: string;
+    },
+    fence?: (stored: JobRecord | null) => string | undefined,
+  ): Promise<PlacedResult> {
+    const now = this.d.clock.now();
+    const spec = p.spec;
     const admitted = await admit(
       this.d.kv,
       this.d.capacity,
       (reservation) => ({
-        id,
-        spec: { ...spec, name: spec.name || id },
+        id: p.id,
+        spec: { ...spec, name: spec.name || p.id },
         state: "running",
         nodeId: this.d.nodeId,
-        attempt: 1,
-        submittedAt: now,
+        attempt: p.attempt,
+        submittedAt: p.submittedAt,
         startedAt: now,
         reservation,
         logBytes: 0,
         logDroppedBytes: 0,
+        ...(p.origin ? { origin: p.origin } : {}),
+        ...(p.why ? { why: p.why } : {}),
       }),
       spec.resources,
       this.d.liveMemAvailable(),
+      fence,
     );
-    if (!admitted.ok) return { ok: false, code: "does_not_fit", message: admitted.reason };
+    if (!admitted.ok) {
+      return admitted.fenced
+        ? { ok: false, code: "fenced", message: admitted.reason }
+        : { ok: false, code: "does_not_fit", message: admitted.reason };
+    }
     this.#start(admitted.record);
     return admitted;
   }
@@ -205,6 +280,7 @@ export class JobRunner {
       await release(this.d.kv, final);
       this.#running.delete(record.id);
       this.d.hub.end(final);
+      this.d.ended?.(final);
       this.d.observe?.({ type: "finished", record: final });
       if (++this.#finishedSincePrune >= PRUNE_EVERY) {
         this.#finishedSincePrune = 0;
@@ -231,7 +307,7 @@ export class JobRunner {
       return {
         ...base,
         state: "killed",
-        reason: "killed by request",
+        reason: running.killReason ?? "killed by request",
         signal: o.status === "signaled" ? o.signal : undefined,
       };
     }
@@ -255,10 +331,11 @@ export class JobRunner {
   }
 
   /** Stops a running job. Returns false when it is not running here. */
-  kill(id: string): boolean {
+  kill(id: string, reason = "killed by request"): boolean {
     const r = this.#running.get(id);
     if (!r) return false;
     r.killed = true;
+    r.killReason = reason;
     r.abort.abort();
     return true;
   }

@@ -21,6 +21,8 @@ export const MessageType = {
   PushPullRequest: 7,
   PushPullResponse: 8,
   Gossip: 9,
+  /** A service's message (jobs, …): the transport carries it, the service validates its body. */
+  App: 10,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -134,7 +136,27 @@ export interface Gossip extends Base {
   gossip: Rumor[];
 }
 
+// ── services ───────────────────────────────────────────────────────────────
+
+/**
+ * A message of a service that rides the mesh (the job service): membership neither
+ * sends nor reads these. The transport checks the envelope; `body` is the service's own,
+ * validated by it against its schema for `op`.
+ */
+export interface App extends Base {
+  type: typeof MessageType.App;
+  /** The service: a short name such as "job". */
+  svc: string;
+  op: string;
+  /** Request id: set on calls and echoed in the reply. */
+  rid?: number;
+  /** Bulk data (job output): rides the bulk lane, never ahead of a reliable ping. */
+  bulk?: true;
+  body: unknown;
+}
+
 export type Message =
+  | App
   | Ping
   | PingReq
   | Ack
@@ -151,6 +173,7 @@ export type Channel = "datagram" | "stream";
 
 export function channelOf(msg: Message): Channel {
   switch (msg.type) {
+    case MessageType.App:
     case MessageType.PushPullRequest:
     case MessageType.PushPullResponse:
       return "stream";

@@ -20,6 +20,7 @@ import { DiscoveryRunner } from "./discovery.ts";
 import { formatAddress, parseAddress } from "../transport/address.ts";
 import type { MeshIdentity } from "./identity.ts";
 import { type MemberView, readMeta } from "./meta.ts";
+import { type App, type Message, MessageType } from "../membership/messages.ts";
 
 /** Changed member records are written this soon (one commit for a burst of changes). */
 const PERSIST_AFTER_MS = 50;
@@ -58,6 +59,14 @@ export interface Mesh {
   /** Members by state, this node included. */
   counts(): Record<string, number>;
   setMeta(meta: MemberMeta): void;
+  /** Ids of the members up (alive or suspect), this node included. */
+  liveIds(): string[];
+  /** Sends a service message to a live member; false when it is not one. */
+  sendApp(nodeId: string, msg: App): boolean;
+  /** The handler of service messages from authenticated members (one; a new one replaces it). */
+  onApp(handler: (from: string, msg: App) => void): void;
+  /** Called on every membership change, after the mesh's own bookkeeping. */
+  onMembership(listener: (e: MembershipEvent) => void): void;
   /** For /metrics, by metric name (`name{label=value}`). */
   metrics(): { counters: Record<string, number>; gauges: Record<string, number> };
   /** Gossips our departure, then stops: others see `left`, not `failed`. */
@@ -147,7 +156,12 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     observe: (e) => observe(e),
   });
   ref.swim = s;
-  transport.onMessage((from, msg) => s.receive(from.address, msg));
+  let appHandler: ((from: string, msg: App) => void) | undefined;
+  const listeners: Array<(e: MembershipEvent) => void> = [];
+  transport.onMessage((from, msg: Message) => {
+    if (msg.type === MessageType.App) appHandler?.(from.id, msg);
+    else s.receive(from.address, msg);
+  });
 
   function observe(e: MembershipEvent): void {
     const k = `membership_events{type=${e.type}}`;
@@ -167,6 +181,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
       const what = e.type === "NodeJoined" ? "joined" : e.type === "NodeFailed" ? "failed" : "left";
       d.log(`herd: member ${what}: ${view.name || "?"} ${e.member.id} ${e.member.address}`);
     }
+    for (const l of listeners) l(e);
   }
 
   function toView(m: MemberSnapshot): NodeView {
@@ -293,6 +308,15 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     },
     rttMs: (a, b) => s.estimateRttBetweenMs(a, b),
     setMeta: (meta) => s.setMeta(meta),
+    liveIds: () => s.members().filter((m) => !isDeadOrLeft(m)).map((m) => m.id),
+    sendApp: (nodeId, msg) => {
+      const address = addressOf.get(nodeId);
+      if (address === undefined || stopped) return false;
+      transport.send(address, msg);
+      return true;
+    },
+    onApp: (handler) => appHandler = handler,
+    onMembership: (listener) => listeners.push(listener),
     metrics: () => {
       const counters: Record<string, number> = { ...meshCounters };
       const gauges: Record<string, number> = {};

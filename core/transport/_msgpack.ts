@@ -2,9 +2,10 @@
 // the control frames. Private to core/transport.
 //
 // The decoder's limits bound what a hostile input can make it allocate before any schema
-// runs: no string or binary over 16 KiB (a certificate PEM is ~800 characters), no array
-// longer than a full member list, no map wider than 1,024 keys, and no extension types at
-// all (MessagePack's timestamp would decode to a Date, which no message contains).
+// runs: no string or binary over 2 MiB (a job's module source; job output rides in
+// chunks of at most 60 KiB), no array longer than a full member list, no map wider than
+// 1,024 keys, and no extension types at all (MessagePack's timestamp would decode to a
+// Date, which no message contains). The frame's own size limit comes first.
 
 // The package's ESM build, by path: its package.json has no "exports", so the bare name
 // resolves to the CommonJS build, and loading CommonJS brings in Deno's Node compatibility
@@ -13,7 +14,7 @@ import { Decoder, Encoder } from "@msgpack/msgpack/dist.esm/index.mjs";
 import * as v from "valibot";
 import { MAX_MEMBERS } from "../membership/member_table.ts";
 
-export const MAX_WIRE_STRING = 16 * 1024;
+export const MAX_WIRE_STRING = 2 * 1024 * 1024;
 
 // ignoreUndefined: an optional field left undefined is omitted, not sent as nil (which
 // the strict schemas would refuse).

@@ -39,6 +39,10 @@ export type Decoded =
 export const MAX_COORDINATE_DIMENSIONS = 64;
 /** Nesting of metadata values; JSON of ≤ META_MAX_BYTES cannot usefully go deeper. */
 const MAX_META_DEPTH = 16;
+/** Nesting of a service body (a job spec with its task is a few levels deep). */
+const MAX_BODY_DEPTH = 32;
+/** Service and operation names are short words. */
+const SERVICE_NAME = /^[a-z][a-z0-9-]{0,15}$/;
 /** A relay's nack deadline beyond an hour is nonsense (membership caps its wait at 10 s). */
 const MAX_NACK_AFTER_MS = 3_600_000;
 
@@ -72,6 +76,17 @@ function isJson(x: unknown, depth: number): boolean {
     default:
       return false;
   }
+}
+
+/** MessagePack values a service body may hold: JSON values and byte strings. */
+function isBodyValue(x: unknown, depth: number): boolean {
+  if (x instanceof Uint8Array) return true;
+  if (typeof x !== "object" || x === null) return isJson(x, depth);
+  if (depth >= MAX_BODY_DEPTH) return false;
+  if (Array.isArray(x)) return x.every((e) => isBodyValue(e, depth + 1));
+  if (!isRecord(x) || Object.getPrototypeOf(x) !== Object.prototype) return false;
+  for (const k in x) if (!isBodyValue(x[k], depth + 1)) return false;
+  return true;
 }
 
 /** A JSON object whose JSON text is within META_MAX_BYTES (what membership itself allows). */
@@ -182,6 +197,18 @@ const SCHEMAS = {
     seq: Uint,
     from: NodeRef,
     members: Members,
+  }),
+  [MessageType.App]: v.strictObject({
+    type: v.literal(MessageType.App),
+    v: Version,
+    svc: v.pipe(v.string(), v.regex(SERVICE_NAME, "must be a service name")),
+    op: v.pipe(v.string(), v.regex(SERVICE_NAME, "must be an operation name")),
+    rid: v.optional(Uint),
+    bulk: Flag,
+    body: v.custom<unknown>(
+      (x) => isBodyValue(x, 0),
+      "must be JSON values and byte strings",
+    ),
   }),
   [MessageType.Gossip]: v.strictObject({
     type: v.literal(MessageType.Gossip),

@@ -142,7 +142,8 @@ interface Outgoing {
 
 /** Full-state exchanges take the bulk lane, so they never delay a reliable ping. */
 const laneOf = (msg: Message): Lane =>
-  msg.type === MessageType.PushPullRequest || msg.type === MessageType.PushPullResponse
+  msg.type === MessageType.PushPullRequest || msg.type === MessageType.PushPullResponse ||
+    (msg.type === MessageType.App && msg.bulk)
     ? "bulk"
     : "express";
 

@@ -7,7 +7,7 @@
 //    MessagePack float64s (an ack: 176 → 90 bytes).
 //
 // Pure renaming and scaling, both ways: the protocol code and the schemas only ever see
-// the long form. `meta` is the member's own JSON and passes through untouched. A key
+// the long form. `meta` (the member's own JSON) and `body` (a service's) pass through untouched. A key
 // this table does not know passes through too, so the strict schemas still refuse it.
 
 const LONG_TO_SHORT: Readonly<Record<string, string>> = {
@@ -28,6 +28,11 @@ const LONG_TO_SHORT: Readonly<Record<string, string>> = {
   join: "j",
   members: "M",
   state: "S",
+  svc: "x",
+  op: "o",
+  rid: "q",
+  bulk: "B",
+  body: "b",
 };
 const SHORT_TO_LONG: Readonly<Record<string, string>> = Object.fromEntries(
   Object.entries(LONG_TO_SHORT).map(([l, s]) => [s, l]),
@@ -83,7 +88,7 @@ function convert(value: unknown, names: Readonly<Record<string, string>>, out: b
     if (v === undefined) continue;
     const name = Object.hasOwn(names, key) ? names[key] : key;
     const long = out ? key : name;
-    if (long === "meta") result[name] = v;
+    if (long === "meta" || long === "body") result[name] = v;
     else if (long === "coord") {
       result[name] = out ? packCoordinate(v as Coordinate) : unpackCoordinate(v);
     } else result[name] = convert(v, names, out);

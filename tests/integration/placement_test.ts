@@ -78,8 +78,18 @@ Deno.test("dry run: ranked members with scores, refused ones with the filter and
     const bad = await pi.herd(["run", "--dry-run", "--constraint", "arch=sparc", "--", "true"]);
     expectCode(bad, 2, "bad constraint");
     assert.match(bad.stderr, /--constraint arch: one of/);
-    const noDry = await pi.herd(["run", "--constraint", "class=Edge", "--", "true"]);
-    expectCode(noDry, 2, "placement flags without --dry-run");
+    // Without --dry-run the job runs where the constraint allows: the Pi.
+    const edge = await gpu.herd([
+      "run",
+      "--constraint",
+      "class=Edge",
+      "--",
+      "sh",
+      "-c",
+      "echo $HERD_NODE_ID",
+    ]);
+    expectCode(edge, 0, "class=Edge job");
+    assert.equal(edge.stdout.trim(), JSON.parse((await pi.herd(["status", "--json"])).stdout).id);
   } finally {
     await gpu.stop();
     await pi.stop();

@@ -18,6 +18,7 @@ Deno.test("wire codes only grow: released codes keep their numbers", () => {
     PushPullRequest: 7,
     PushPullResponse: 8,
     Gossip: 9,
+    App: 10,
   });
   assert.equal(PROTOCOL_VERSION, 2);
 });

@@ -52,6 +52,16 @@ const EXAMPLES: Message[] = [
   { type: MessageType.PushPullRequest, v, seq: 7, from: refA, join: true, members: [entry] },
   { type: MessageType.PushPullResponse, v, seq: 8, from: refB, members: [entry, entry] },
   { type: MessageType.Gossip, v, from: A, gossip: rumors },
+  {
+    type: MessageType.App,
+    v,
+    svc: "job",
+    op: "out",
+    rid: 9,
+    bulk: true,
+    // A service body passes through untouched: its keys are not the wire form's.
+    body: { t: "x", s: 1, d: new Uint8Array([1, 2, 3]), nested: [{ type: 1, from: "n" }] },
+  },
 ];
 
 const refusedAs = (d: Decoded, reason: string) => {
@@ -103,7 +113,7 @@ Deno.test("codec: not a message, wrong version, unknown type", () => {
   // a version 1 peer (long field names)
   refusedAs(decodeMessage(encode({ ...EXAMPLES[0], v: 1 })), DecodeRefusal.WrongVersion);
   refusedAs(raw({ ...EXAMPLES[0], v: undefined }), DecodeRefusal.WrongVersion);
-  refusedAs(raw({ ...EXAMPLES[0], type: 10 }), DecodeRefusal.UnknownType);
+  refusedAs(raw({ ...EXAMPLES[0], type: 99 }), DecodeRefusal.UnknownType);
   refusedAs(raw({ ...EXAMPLES[0], type: -1 }), DecodeRefusal.UnknownType);
   refusedAs(raw({ ...EXAMPLES[0], type: 1.5 }), DecodeRefusal.UnknownType);
 });

@@ -1,0 +1,47 @@
+// The copies of job records this node keeps as one of a job's owners (owners.ts). The
+// owners' copies of one job can disagree for a moment (a message in flight, a partition);
+// `newer` decides which wins, the same way on every node, so they converge.
+
+import { keys } from "../store.ts";
+import { isFinal, type JobRecord } from "./job.ts";
+
+/** Whether `a` supersedes `b`: a later attempt, else a later revision, else a final state. */
+export function newer(a: JobRecord, b: JobRecord): boolean {
+  if (a.attempt !== b.attempt) return a.attempt > b.attempt;
+  if ((a.rev ?? 0) !== (b.rev ?? 0)) return (a.rev ?? 0) > (b.rev ?? 0);
+  return isFinal(a.state) && !isFinal(b.state);
+}
+
+export class OwnedJobs {
+  constructor(private readonly kv: Deno.Kv) {}
+
+  async get(id: string): Promise<JobRecord | null> {
+    return (await this.kv.get<JobRecord>(keys.owned(id))).value;
+  }
+
+  /** Keeps `rec` unless the stored copy is newer; returns what is stored after. */
+  async merge(rec: JobRecord): Promise<{ stored: JobRecord; changed: boolean }> {
+    for (;;) {
+      const cur = await this.kv.get<JobRecord>(keys.owned(rec.id));
+      if (cur.value && !newer(rec, cur.value)) return { stored: cur.value, changed: false };
+      const res = await this.kv.atomic().check(cur).set(keys.owned(rec.id), rec).commit();
+      if (res.ok) return { stored: rec, changed: true };
+    }
+  }
+
+  async list(all: boolean): Promise<JobRecord[]> {
+    const out: JobRecord[] = [];
+    for await (const e of this.kv.list<JobRecord>({ prefix: keys.owneds() })) {
+      if (all || !isFinal(e.value.state)) out.push(e.value);
+    }
+    return out;
+  }
+
+  /** Drops the oldest finished copies past `limit`. */
+  async prune(limit: number): Promise<void> {
+    const finished = (await this.list(true)).filter((r) => isFinal(r.state));
+    for (const r of finished.slice(0, Math.max(0, finished.length - limit))) {
+      await this.kv.delete(keys.owned(r.id));
+    }
+  }
+}
