@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import {
-  JobFileError,
-  type JobSubmission,
-  parseConstraint,
-  parseJobFile,
-} from "../../../core/jobs/job_file.ts";
-import { PlacementSchema } from "../../../core/api/app.ts";
+import { JobFileError, type JobSubmission, parseJobFile } from "../../../core/jobs/job_file.ts";
+import { parseConstraint } from "../../../core/jobs/constraints.ts";
+import { PlacementSchema } from "../../../core/jobs/job_protocol.ts";
 import { UsageError } from "../../../core/errors.ts";
 
 const FIXTURES = new URL("../../fixtures/jobs/", import.meta.url).pathname;

@@ -1,0 +1,148 @@
+// Jobs across a real loopback cluster: N agents (emulated workstations, `local` profile),
+// then
+//  - placements per second end to end: jobs submitted through every node's HTTP API at
+//    once (decision, offer, atomic admission on the target, the process started), until
+//    `--jobs` have been admitted;
+//  - the placement round trip as one client sees it (submit → admitted), p50/p99;
+//  - time from `kill -9` of the node running a job to the job running again elsewhere.
+//
+//   deno run -A --unstable-kv --unstable-net --unstable-worker-options bench/jobs_bench.ts \
+//     --nodes 10 --jobs 1000 --concurrency 32 --kills 5
+
+import { parseArgs } from "node:util";
+import { Agent, FIXTURES } from "../tests/integration/_harness.ts";
+import { files } from "../core/datadir.ts";
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: "string", default: "10" },
+    jobs: { type: "string", default: "1000" },
+    concurrency: { type: "string", default: "32" },
+    kills: { type: "string", default: "5" },
+  },
+});
+const N = Number(values.nodes), JOBS = Number(values.jobs), CONC = Number(values.concurrency);
+const KILLS = Number(values.kills);
+
+interface Api {
+  url: string;
+  token: string;
+}
+const apiOf = async (a: Agent): Promise<Api> => ({
+  url: JSON.parse(await Deno.readTextFile(files(a.dataDir).agent)).apiUrl,
+  token: (await Deno.readTextFile(files(a.dataDir).token)).trim(),
+});
+const call = async (api: Api, method: string, path: string, body?: unknown) => {
+  const res = await fetch(api.url + path, {
+    method,
+    headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+};
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+async function until(ok: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    if (await ok()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+const profile = `${FIXTURES}machines/workstation-rtx.json`;
+const agents: Agent[] = [];
+try {
+  const first = await Agent.start({ args: ["--name", "n0", "--profile-from", profile] });
+  agents.push(first);
+  const token = (await first.herd(["token"])).stdout.trim();
+  const seed = JSON.parse((await first.herd(["status", "--json"])).stdout).cluster.address;
+  for (let i = 1; i < N; i++) {
+    agents.push(
+      await Agent.start({
+        args: ["--name", `n${i}`, "--profile-from", profile, "--join", token, "--peer", seed],
+      }),
+    );
+  }
+  const apis = await Promise.all(agents.map(apiOf));
+  const ready = await until(async () => {
+    const r = await call(apis[0], "POST", "/v1/placements/explain", {});
+    return r.body.feasible === N;
+  }, 30_000);
+  if (!ready) throw new Error(`the ${N} members did not all see each other in 30 s`);
+
+  // Throughput: CONC clients, round-robin over the nodes' APIs, short jobs.
+  const job = { executor: "exec", task: { command: ["true"] }, resources: { cpu: 0.01 } };
+  let next = 0, admitted = 0, refused = 0;
+  const rtts: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONC }, async (_, c) => {
+    for (;;) {
+      const i = next++;
+      if (i >= JOBS) return;
+      const s = performance.now();
+      const r = await call(apis[(i + c) % N], "POST", "/v1/jobs", job);
+      rtts.push(performance.now() - s);
+      if (r.status === 201) admitted++;
+      else refused++;
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  console.log(
+    `placements end to end, ${N} nodes, ${CONC} clients: ${admitted} admitted (${refused} refused) in ${
+      secs.toFixed(2)
+    } s = ${(admitted / secs).toFixed(0)}/s; submit → admitted p50 ${
+      pct(rtts, 50).toFixed(2)
+    } ms, p99 ${pct(rtts, 99).toFixed(2)} ms`,
+  );
+
+  // Kill -9 → running again elsewhere.
+  const rerun: number[] = [];
+  for (let k = 0; k < KILLS && agents.length > 2; k++) {
+    const watcher = agents[0];
+    const wApi = apis[0];
+    const r = await call(wApi, "POST", "/v1/jobs", {
+      executor: "exec",
+      task: { command: ["sleep", "600"] },
+      resources: { cpu: 1 },
+      placement: { policy: "first-fit" },
+    });
+    const id = r.body.id as string;
+    const where = r.body.nodeId as string;
+    const victim = await (async () => {
+      for (const [i, a] of agents.entries()) {
+        const st = JSON.parse((await a.herd(["status", "--json"])).stdout);
+        if (st.id === where) return i;
+      }
+      return -1;
+    })();
+    if (victim <= 0) {
+      // On the watcher itself: pick the next job.
+      await call(wApi, "POST", `/v1/jobs/${id}/kill`);
+      continue;
+    }
+    const t = performance.now();
+    await agents[victim].stop("SIGKILL");
+    const ok = await until(async () => {
+      const j = await call(wApi, "GET", `/v1/jobs/${id}`);
+      return j.body.state === "running" && j.body.attempt > r.body.attempt;
+    }, 30_000);
+    if (ok) rerun.push(performance.now() - t);
+    agents.splice(victim, 1);
+    apis.splice(victim, 1);
+    await call(wApi, "POST", `/v1/jobs/${id}/kill`);
+  }
+  if (rerun.length) {
+    console.log(
+      `kill -9 → running again elsewhere (${rerun.length} kills): p50 ${
+        pct(rerun, 50).toFixed(0)
+      } ms, max ${Math.max(...rerun).toFixed(0)} ms`,
+    );
+  }
+} finally {
+  await Promise.all(agents.map((a) => a.stop().catch(() => {})));
+}
