@@ -18,7 +18,9 @@ import { table } from "./table.ts";
 
 export const PS_HELP = `Usage: herd ps [--all] [--json]
 
-Lists running jobs; --all adds finished, failed, killed and lost ones.
+Lists the cluster's running and pending jobs (asking every live member); --all adds
+finished, failed, killed and lost ones. NODE is where each runs, WHY the policy's
+choice (score and rank), or for a pending job what it waits for.
 `;
 
 export const LOGS_HELP = `Usage: herd logs JOB [-f]
@@ -70,7 +72,10 @@ export async function ps(args: string[]): Promise<number> {
   });
   if (values.help) return (console.log(PS_HELP), 0);
   const client = await Client.connect(dataDir(values["data-dir"]).path);
-  const jobs = await client.json<JobRecord[]>("GET", `/v1/jobs${values.all ? "?all=1" : ""}`);
+  const jobs = await client.json<Array<JobRecord & { nodeName?: string }>>(
+    "GET",
+    `/v1/jobs${values.all ? "?all=1" : ""}`,
+  );
   if (values.json) return (printJson(jobs), 0);
   const now = Date.now();
   const rows = jobs.reverse().map((j) => [
@@ -79,9 +84,14 @@ export async function ps(args: string[]): Promise<number> {
     command(j),
     status(j, now),
     resources(j),
+    // Where it runs and why it was chosen; a pending job says what it waits for.
+    j.state === "pending" ? "-" : (j.nodeName || j.nodeId.slice(0, 8)),
+    j.state === "pending" ? (j.reason ?? "") : (j.why ?? ""),
     `${formatDuration(now - j.submittedAt)} ago`,
   ]);
-  console.log(table(["JOB", "NAME", "COMMAND", "STATUS", "RESOURCES", "CREATED"], rows));
+  console.log(
+    table(["JOB", "NAME", "COMMAND", "STATUS", "RESOURCES", "NODE", "WHY", "CREATED"], rows),
+  );
   if (!values.all && jobs.length === 0) {
     console.error("no running jobs (herd ps --all lists finished ones)");
   }
