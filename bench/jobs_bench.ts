@@ -103,7 +103,6 @@ try {
   // Kill -9 → running again elsewhere.
   const rerun: number[] = [];
   for (let k = 0; k < KILLS && agents.length > 2; k++) {
-    const watcher = agents[0];
     const wApi = apis[0];
     const r = await call(wApi, "POST", "/v1/jobs", {
       executor: "exec",

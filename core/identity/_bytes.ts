@@ -64,7 +64,7 @@ export function pemDecode(pem: string, label: string): Uint8Array<ArrayBuffer> |
  * two different field lists encode to the same bytes, and a signature made for one
  * purpose (label) can never be presented for another.
  *
- *   u16 label length ‖ label (UTF-8) ‖ for each field: u32 length ‖ bytes
+ *   u16 label length || label (UTF-8) || for each field: u32 length || bytes
  */
 export function frame(label: string, fields: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const l = utf8(label);
@@ -103,5 +103,5 @@ export function roughDuration(ms: number): string {
 /** An untrusted string for a log line: quoted and escaped (no newlines), at most ~64 characters. */
 export const quote = (text: unknown): string => {
   const s = String(text);
-  return JSON.stringify(s.length > 64 ? s.slice(0, 64) + "…" : s);
+  return JSON.stringify(s.length > 64 ? s.slice(0, 64) + "\u2026" : s);
 };

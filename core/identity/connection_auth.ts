@@ -1,18 +1,18 @@
 // Mutual authentication of a connection between two members, on its first stream.
 //
 // TLS already tells the dialer that the server holds a certificate for `<server-id>.herd`
-// from a root it trusts — but `caCerts` adds the cluster CA to the public roots, and Deno's
+// from a root it trusts - but `caCerts` adds the cluster CA to the public roots, and Deno's
 // QUIC client cannot present a certificate of its own. So both sides prove their node
 // certificate here, each by signing the other's fresh per-connection challenge:
 //
 //   dialer D                                             server S
-//   Hello { D's id, D's cert, challenge_D }          ──►  verify D's cert (cheap refusal first)
-//                                                    ◄──  { challenge_S, S's cert,
+//   Hello { D's id, D's cert, challenge_D }          -->  verify D's cert (cheap refusal first)
+//                                                    <--  { challenge_S, S's cert,
 //                                                           sign_S(server, challenge_D, S, D) }
 //   verify S's cert against the cluster CA and S's
 //   signature (names S: the id it dialed)
-//   { sign_D(dialer, challenge_S, S, D) }            ──►  verify D's signature
-//                                                    ◄──  ok, or a refusal reason; then close
+//   { sign_D(dialer, challenge_S, S, D) }            -->  verify D's signature
+//                                                    <--  ok, or a refusal reason; then close
 //
 // sign_X(role, challenge, S, D) is ECDSA P-256 SHA-256 over
 //   frame("herd/1 connection-auth <role>", [challenge, S, D]).

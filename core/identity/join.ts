@@ -4,11 +4,11 @@
 //
 //   joiner                                              member holding the CA (server)
 //   0. fetch the CA certificate (any channel, it is public), checkCaForToken
-//   1. dial `<server-id>.herd` with caCerts: [CA]  ──►
-//                                                  ◄──  JoinChallenge { nonce }   (JoinNonces.issue)
-//   2. makeJoinRequest                             ──►  JoinRequest
+//   1. dial `<server-id>.herd` with caCerts: [CA]  -->
+//                                                  <--  JoinChallenge { nonce }   (JoinNonces.issue)
+//   2. makeJoinRequest                             -->  JoinRequest
 //                                                       3. verifyJoinRequest / grantJoin
-//                                                  ◄──  node certificate, or a refusal reason
+//                                                  <--  node certificate, or a refusal reason
 //
 // The request carries HMAC-SHA256(secret, transcript) and an ECDSA signature over the same
 // transcript with the joiner's new key (proof that it holds the key it asks a certificate
@@ -135,7 +135,7 @@ export interface JoinChallenge {
  * costs memory only up to `maxOutstandingNonces`.
  */
 export class JoinNonces {
-  /** hex nonce → expiry (ms). A Map keeps insertion order: oldest first. */
+  /** hex nonce -> expiry (ms). A Map keeps insertion order: oldest first. */
   readonly #issued = new Map<string, number>();
   readonly #clock: Clock;
   readonly #random: RandomBytes;
@@ -344,8 +344,8 @@ export interface GrantJoinOptions extends VerifyJoinOptions {
 }
 
 /**
- * verifyJoinRequest, then a node certificate for the joiner. Loads issue.ts (and its
- * ~20 MB library) on first use only: a node that never answers a join never pays for it.
+ * verifyJoinRequest, then a node certificate for the joiner. Loads issue.ts on first use
+ * only: a node that never answers a join never compiles it.
  */
 export async function grantJoin(
   r: JoinRequest,

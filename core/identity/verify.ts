@@ -1,5 +1,5 @@
 // Checking certificates: the light half of identity, imported by the resident agent.
-// Only `node:crypto`'s X509Certificate (built into Deno, ~4 MB of RSS) — issuing
+// Only `node:crypto`'s X509Certificate (built into Deno, ~4 MB of RSS) - issuing
 // certificates needs a library and lives in issue.ts, loaded only when it is needed.
 //
 // A refusal is a value with a reason constant and a detail for the log, never a throw:

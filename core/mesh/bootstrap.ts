@@ -1,4 +1,4 @@
-// At start: this node's cluster identity — stored, newly created, or obtained by
+// At start: this node's cluster identity - stored, newly created, or obtained by
 // joining with a token through `--peer` addresses or, without any, through the
 // members discovery finds.
 
@@ -24,7 +24,7 @@ export const DISCOVERY_JOIN_WAIT_MS = 30_000;
 
 const DEFAULT_MESH_PORT = 7946;
 
-/** Peers as given (`host`, `host:port`, `[v6]:port`) → `host:port`; a clear error for a bad one. */
+/** Peers as given (`host`, `host:port`, `[v6]:port`) -> `host:port`; a clear error for a bad one. */
 export function normalizePeers(peers: readonly string[]): string[] {
   return peers.map((p) => {
     const hp = parsePeerAddress(p.trim(), DEFAULT_MESH_PORT);

@@ -77,7 +77,7 @@ export async function loadIdentity(d: IdentityDeps): Promise<MeshIdentity | unde
 
 /** A new cluster with this node as its first member and CA holder. */
 export async function createCluster(d: IdentityDeps): Promise<MeshIdentity> {
-  // x509 generation costs ~18 MB: loaded only here and when granting a join.
+  // Issuing is loaded only here and when granting a join (issue.ts).
   const { createClusterCA, issueNodeCert } = await import("../identity/issue.ts");
   const { makeToken } = await import("../identity/token.ts");
   const now = d.clock.now();

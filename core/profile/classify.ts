@@ -1,13 +1,13 @@
 // The node class from a hardware profile: pure, so the scheduler and tests can call it freely.
 // The rules, first match wins (docs/classification.md explains each):
-//   1. Edge device: device-tree model "Raspberry Pi…" → RaspberryPi; Jetson (L4T release file,
-//      or "Jetson" in the model) → Jetson; DMI product "NUC…" → NUC.
+//   1. Edge device: device-tree model "Raspberry Pi..." -> RaspberryPi; Jetson (L4T release file,
+//      or "Jetson" in the model) -> Jetson; DMI product "NUC..." -> NUC.
 //   2. Laptop: a system battery, or a portable DMI chassis (Portable, Laptop, Notebook,
-//      Sub Notebook, Convertible, Detachable) → Laptop{battery %, 0 if unknown}.
-//   3. DataCenter: ≥ 2 schedulable GPUs, or a data-center GPU model (H100, A100, L4, T4,
-//      Instinct MI…), or a server chassis (Rack Mount, Blade, Main Server, Multi-system), or
-//      ≥ 32 threads with ≥ 120 GiB RAM (a 128 GiB machine) → DataCenter{gpus, fastest Ethernet}.
-//   4. Edge Other: ARM/RISC-V with ≤ 8 GiB RAM; ≤ 4 threads with ≤ 4 GiB RAM on any
+//      Sub Notebook, Convertible, Detachable) -> Laptop{battery %, 0 if unknown}.
+//   3. DataCenter: >= 2 schedulable GPUs, or a data-center GPU model (H100, A100, L4, T4,
+//      Instinct MI...), or a server chassis (Rack Mount, Blade, Main Server, Multi-system), or
+//      >= 32 threads with >= 120 GiB RAM (a 128 GiB machine) -> DataCenter{gpus, fastest Ethernet}.
+//   4. Edge Other: ARM/RISC-V with <= 8 GiB RAM; <= 4 threads with <= 4 GiB RAM on any
 //      architecture; or an embedded DMI chassis (IoT Gateway, Embedded PC, Stick PC).
 //   5. Workstation{gpuCapable: any schedulable GPU}.
 
@@ -100,7 +100,7 @@ function fastestEthernetMbps(p: HardwareProfile): number {
   return max;
 }
 
-/** "Edge (RaspberryPi)", "DataCenter (8 GPUs, 100 Gbit/s)", "Laptop (battery 35%)", … */
+/** "Edge (RaspberryPi)", "DataCenter (8 GPUs, 100 Gbit/s)", "Laptop (battery 35%)", ... */
 export function classLabel(c: NodeClass): string {
   switch (c.kind) {
     case "Edge":

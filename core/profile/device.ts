@@ -13,7 +13,7 @@ export interface DeviceReading {
   /** Everything but `virtualization`, which needs the CPU flags too. */
   device: DeviceInfo;
   dmi: Dmi;
-  /** Device-tree compatible strings, most specific first ("nvidia,p3450-0000", …). */
+  /** Device-tree compatible strings, most specific first ("nvidia,p3450-0000", ...). */
   compatible: string[];
 }
 

@@ -75,7 +75,7 @@ export function parseDrmCard(
 /**
  * `lspci -mm -nn` lines to device names by "vendor:device" id, e.g.
  * `03:00.0 "VGA compatible controller [0300]" "Advanced Micro Devices, Inc. [AMD/ATI] [1002]"
- * "Navi 31 [Radeon RX 7900 XT/7900 XTX/7900M] [744c]" -rc8 ...` → "1002:744c" →
+ * "Navi 31 [Radeon RX 7900 XT/7900 XTX/7900M] [744c]" -rc8 ...` -> "1002:744c" ->
  * "Navi 31 [Radeon RX 7900 XT/7900 XTX/7900M]".
  */
 export function parseLspci(text: string | undefined): Map<string, string> {

@@ -23,7 +23,7 @@ const TEGRA_GPUS: TegraGpu[] = [
   { model: /\b(Nano|TX1)\b/i, soc: "nvidia,tegra210", name: "NVIDIA Tegra X1", capability: "5.3" },
 ];
 
-/** "# R32 (release), REVISION: 7.1, GCID: ..." → its first line, or undefined. */
+/** "# R32 (release), REVISION: 7.1, GCID: ..." -> its first line, or undefined. */
 export function parseTegraRelease(text: string | undefined): string | undefined {
   return clean(clean(text)?.split("\n")[0]);
 }

@@ -63,11 +63,11 @@ export function isSystemBattery(s: PowerSupply): boolean {
 
 /**
  * The rules, in order:
- * 1. an external supply (Mains/USB) online → "ac";
- * 2. a system battery discharging (and no external supply online) → "battery";
- * 3. a battery charging, full or "Not charging" (held at a charge threshold) → "ac";
- * 4. no battery at all → "ac": nothing else can power the machine;
- * 5. otherwise (status Unknown, say) → "unknown".
+ * 1. an external supply (Mains/USB) online -> "ac";
+ * 2. a system battery discharging (and no external supply online) -> "battery";
+ * 3. a battery charging, full or "Not charging" (held at a charge threshold) -> "ac";
+ * 4. no battery at all -> "ac": nothing else can power the machine;
+ * 5. otherwise (status Unknown, say) -> "unknown".
  * `supplies` undefined means the power_supply class could not be read: "unknown".
  */
 export function powerInfo(supplies: PowerSupply[] | undefined): PowerInfo {

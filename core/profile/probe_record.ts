@@ -35,7 +35,7 @@ function describe(v: unknown): string {
   if (v === undefined) return "nothing (the field is missing)";
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "\u2026" : v);
   if (typeof v === "object") return "an object";
   return `${typeof v} ${String(v)}`;
 }

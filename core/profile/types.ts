@@ -78,7 +78,7 @@ export interface DeviceInfo {
   model?: string;
   /** DMI chassis type name, e.g. "Notebook", "Desktop", "Rack Mount Chassis". */
   chassis?: string;
-  /** Hypervisor when virtualised ("kvm", "vmware", …), from cpuinfo flags and DMI. */
+  /** Hypervisor when virtualised ("kvm", "vmware", ...), from cpuinfo flags and DMI. */
   virtualization?: string;
   /** Jetson L4T release line from /etc/nv_tegra_release. */
   tegraRelease?: string;

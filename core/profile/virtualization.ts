@@ -18,7 +18,7 @@ const HYPERVISORS: [RegExp, string][] = [
 /**
  * The hypervisor's name, or undefined on bare metal. The x86 `hypervisor` CPU flag is the
  * proof (DMI names it); without the flag, DMI alone decides only for hardware that exists
- * solely as emulation (QEMU, VMware, VirtualBox, …), so a bare-metal cloud instance whose DMI
+ * solely as emulation (QEMU, VMware, VirtualBox, ...), so a bare-metal cloud instance whose DMI
  * says "Amazon EC2" is not taken for a VM. "unknown" when the flag is set but DMI is silent.
  */
 export function detectVirtualization(hypervisorFlag: boolean, dmi: Dmi): string | undefined {

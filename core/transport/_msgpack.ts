@@ -59,5 +59,5 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
 export const bytesOf = (min: number, max = min) =>
   v.custom<Uint8Array>(
     (b) => b instanceof Uint8Array && b.length >= min && b.length <= max,
-    min === max ? `must be ${min} bytes` : `must be ${min}–${max} bytes`,
+    min === max ? `must be ${min} bytes` : `must be ${min}\u2013${max} bytes`,
   );

@@ -96,7 +96,7 @@ export function parseCidr(text: string): Cidr | string {
   let prefix = max;
   if (prefixText !== undefined) {
     if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) {
-      return `the prefix length must be 0–${max}`;
+      return `the prefix length must be 0\u2013${max}`;
     }
     prefix = Number(prefixText);
   }

@@ -2,7 +2,7 @@
 // (`[fd00::1]:7946`). Parsed where the transport dials, formatted where it reports
 // who sent something.
 
-/** Longest `host:port` accepted from the network or a caller (a DNS name is ≤ 253). */
+/** Longest `host:port` accepted from the network or a caller (a DNS name is <= 253). */
 export const MAX_ADDRESS_LENGTH = 300;
 
 export interface HostPort {
@@ -11,7 +11,7 @@ export interface HostPort {
   port: number;
 }
 
-/** `host:port` → its parts, or undefined if it is not one (port 1–65535). */
+/** `host:port` -> its parts, or undefined if it is not one (port 1-65535). */
 export function parseAddress(address: string): HostPort | undefined {
   if (typeof address !== "string" || address.length > MAX_ADDRESS_LENGTH) return undefined;
   const colon = address.lastIndexOf(":");

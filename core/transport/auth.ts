@@ -2,17 +2,17 @@
 // core/identity/connection_auth.ts (docs/security.md has the exchange and why it holds):
 //
 //   dialer                                            server
-//   AuthHello { id, cert, challenge_D }          ──►  verify the dialer's cert (cheap refusal)
-//                                                ◄──  AuthServerProof { challenge_S, cert, sign_S }
+//   AuthHello { id, cert, challenge_D }          -->  verify the dialer's cert (cheap refusal)
+//                                                <--  AuthServerProof { challenge_S, cert, sign_S }
 //   verify the server's cert and signature
-//   AuthDialerProof { sign_D }                   ──►  verify the dialer's signature
-//                                                ◄──  AuthOk, or Refused { reason }
+//   AuthDialerProof { sign_D }                   -->  verify the dialer's signature
+//                                                <--  AuthOk, or Refused { reason }
 //
 // Either side sends `Refused { reason }` (never the detail) when it refuses the other.
 // Timeouts are the caller's: it closes the connection, which ends any pending read.
 //
-// `verified(peerId)` is called the moment a side has proof of the other — the dialer on a
-// good server proof, the server just before it sends AuthOk — so the caller can accept
+// `verified(peerId)` is called the moment a side has proof of the other - the dialer on a
+// good server proof, the server just before it sends AuthOk - so the caller can accept
 // the peer's messages before the peer can send any: a server may send the moment it has
 // verified the dialer, a dialer the moment it reads AuthOk.
 

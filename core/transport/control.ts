@@ -1,5 +1,5 @@
 // The transport's own frames: what the first bidirectional stream of a connection
-// carries before any membership message may flow — the connection proof exchange of
+// carries before any membership message may flow - the connection proof exchange of
 // docs/security.md, or a join. MessagePack, each frame length-prefixed (framing.ts),
 // validated by a strict schema like the messages (codec.ts).
 
@@ -18,23 +18,23 @@ export const MAX_CONTROL_BYTES = 16 * 1024;
 
 /** Wire codes. Only append. */
 export const ControlType = {
-  /** dialer → server: { id, cert, challenge } */
+  /** dialer -> server: { id, cert, challenge } */
   AuthHello: 0,
-  /** server → dialer: { challenge, cert, signature over the dialer's challenge } */
+  /** server -> dialer: { challenge, cert, signature over the dialer's challenge } */
   AuthServerProof: 1,
-  /** dialer → server: { signature over the server's challenge } */
+  /** dialer -> server: { signature over the server's challenge } */
   AuthDialerProof: 2,
-  /** server → dialer: authenticated, membership traffic may flow. */
+  /** server -> dialer: authenticated, membership traffic may flow. */
   AuthOk: 3,
   /** either way: { reason }, then the connection closes. Never a detail. */
   Refused: 4,
-  /** joiner → server: instead of AuthHello, for a node without a certificate yet. */
+  /** joiner -> server: instead of AuthHello, for a node without a certificate yet. */
   JoinHello: 5,
-  /** server → joiner: { nonce } */
+  /** server -> joiner: { nonce } */
   JoinChallenge: 6,
-  /** joiner → server: join.ts's JoinRequest. */
+  /** joiner -> server: join.ts's JoinRequest. */
   JoinRequest: 7,
-  /** server → joiner: { certPem, caPem } */
+  /** server -> joiner: { certPem, caPem } */
   JoinGranted: 8,
 } as const;
 export type ControlType = typeof ControlType[keyof typeof ControlType];

@@ -10,7 +10,7 @@ export class TransportError extends HerdError {}
 /** A join was refused, by the server or by our own check of what it offered. */
 export class JoinError extends HerdError {
   constructor(
-    /** The refusal constant (`join-bad-mac`, `join-ca-mismatch`, `token-malformed`, …). */
+    /** The refusal constant (`join-bad-mac`, `join-ca-mismatch`, `token-malformed`, ...). */
     readonly reason: string,
     message: string,
     options?: { hint?: string; cause?: unknown },

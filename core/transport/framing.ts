@@ -1,4 +1,4 @@
-// Length-prefixed frames on QUIC streams: u32 big-endian length ‖ body. The prefix lets
+// Length-prefixed frames on QUIC streams: u32 big-endian length || body. The prefix lets
 // a receiver refuse an oversized message before reading it; the body is collected in
 // the chunks it arrives in (never preallocated from the prefix, so a peer announcing a
 // huge frame costs nothing until it actually sends the bytes).
@@ -88,7 +88,7 @@ export class FrameReader {
   #take(n: number): Uint8Array {
     const first = this.#chunks[0];
     if (first && first.length >= n) {
-      // The common case: the whole frame arrived in one chunk — no copy.
+      // The common case: the whole frame arrived in one chunk - no copy.
       const out = first.subarray(0, n);
       if (first.length === n) this.#chunks.shift();
       else this.#chunks[0] = first.subarray(n);

@@ -2,7 +2,7 @@
 // serves TCP and UDP on 7946. A client connects, sends the line `herd-info/1\n`, and the
 // node answers one JSON line and closes:
 //
-//   {"id":"<node id>","cluster":"<CA sha256, 64 hex>","caPem":"…","version":"0.1.0","port":7946}
+//   {"id":"<node id>","cluster":"<CA sha256, 64 hex>","caPem":"...","version":"0.1.0","port":7946}
 //
 // Why a second channel: to dial a node over QUIC one must know its node id (the TLS server
 // name is `<id>.herd`) and trust its CA, and Deno's QUIC client cannot skip certificate

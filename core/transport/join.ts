@@ -4,10 +4,10 @@
 //   fetchInfo over TCP: the CA and the member's id
 //   checkCaForToken: the CA's hash is the token's  (nothing secret-derived is sent before)
 //   QUIC to <id>.herd with caCerts: [CA]
-//   JoinHello                                      ──►
-//                                                  ◄──  JoinChallenge { nonce }
-//   JoinRequest (join.ts: MAC and signature)       ──►  handler.grant(request, …)
-//                                                  ◄──  JoinGranted { certPem, caPem } | Refused
+//   JoinHello                                      -->
+//                                                  <--  JoinChallenge { nonce }
+//   JoinRequest (join.ts: MAC and signature)       -->  handler.grant(request, ...)
+//                                                  <--  JoinGranted { certPem, caPem } | Refused
 //
 // The token's secret never leaves the joiner: only a MAC over the transcript does. A join
 // connection never carries membership traffic; it is closed once answered.
@@ -31,7 +31,7 @@ import { ALPN, type ControlOf, ControlType } from "./control.ts";
 import { JoinError, TransportError } from "./errors.ts";
 import { fetchInfo } from "./info.ts";
 
-// ── server side ─────────────────────────────────────────────────────────────
+// -- server side -------------------------------------------------------------
 
 export type JoinGrant =
   | { ok: true; certPem: string; caPem: string }
@@ -39,7 +39,7 @@ export type JoinGrant =
 
 /**
  * Answers joins. The transport issues each joiner a challenge from `nonces` (made with
- * `identity.nonceTtl`); `grant` checks the request against the same nonces — the agent's
+ * `identity.nonceTtl`); `grant` checks the request against the same nonces - the agent's
  * does it with grantJoin (verifyJoinRequest, then a certificate).
  */
 export interface JoinHandler {
@@ -96,7 +96,7 @@ export async function serveJoin(channel: ControlChannel, o: ServeJoinOptions): P
   return grant;
 }
 
-// ── joiner side ─────────────────────────────────────────────────────────────
+// -- joiner side -------------------------------------------------------------
 
 export interface RequestJoinOptions {
   /** The join token, as the user pasted it. */

@@ -1,7 +1,7 @@
 // Authenticated connections by peer node id, whichever side dialed: a connection A
 // dialed to B also carries B's messages to A. Bounded: past `maxConnections` the least
 // recently used connection goes, and one without traffic for `idleTimeoutMs` goes too
-// (a QUIC connection costs ~60–80 KB of RSS: DESIGN.md). The pool only decides; the
+// (a QUIC connection costs ~60-80 KB of RSS: DESIGN.md). The pool only decides; the
 // owner closes what `onDrop` hands it. Time is an injected scheduler, so the tests run
 // this in virtual time.
 

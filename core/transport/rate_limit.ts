@@ -1,7 +1,7 @@
 // A token bucket per source, for work done before anyone is authenticated (QUIC
 // handshakes, info requests, joins) and for log lines. Each source may spend `burst`
 // at once, then `ratePerSecond`. The table is bounded: past `maxSources` the source
-// unseen longest is forgotten (it comes back with a full bucket — memory stays bounded,
+// unseen longest is forgotten (it comes back with a full bucket - memory stays bounded,
 // which matters more than exactness under a flood from many addresses).
 
 import { ConfigError } from "../errors.ts";

@@ -18,7 +18,7 @@ export const CLUSTER_PREFIX_LENGTH = 16;
 /** A cluster as announced: 16 to 64 hex characters of the CA fingerprint. */
 export const CLUSTER_PATTERN = /^[0-9a-f]{16,64}$/;
 
-// ───────────────────────────── settings ─────────────────────────────
+// ----------------------------- settings -----------------------------
 
 /** Reads an integer setting; a missing value gives the default, a wrong one is logged. */
 export function readInt(
@@ -73,7 +73,7 @@ export function clusterPrefix(cluster: string): string {
   return CLUSTER_PATTERN.test(c) ? c.slice(0, CLUSTER_PREFIX_LENGTH) : "";
 }
 
-// ───────────────────────────── addresses ─────────────────────────────
+// ----------------------------- addresses -----------------------------
 
 /** An IPv4 literal as a 32-bit unsigned number, or undefined. */
 export function parseIPv4(text: string): number | undefined {
@@ -103,7 +103,7 @@ export function isIPv6(text: string): boolean {
   }
 }
 
-/** A DNS host name (letters, digits, dashes; dot-separated labels of 1–63). */
+/** A DNS host name (letters, digits, dashes; dot-separated labels of 1-63). */
 export function isHostname(text: string): boolean {
   if (text.length === 0 || text.length > 253) return false;
   const labels = text.replace(/\.$/, "").split(".");
@@ -143,7 +143,7 @@ export function ownIPv4Addresses(): string[] {
   }
 }
 
-// ───────────────────────────── time ─────────────────────────────
+// ----------------------------- time -----------------------------
 
 /** Waits ms, or less when the signal aborts; true when the full time passed. */
 export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
@@ -182,7 +182,7 @@ export async function every(
   }
 }
 
-// ───────────────────────────── logging ─────────────────────────────
+// ----------------------------- logging -----------------------------
 
 /**
  * A log for things that may repeat at network speed (malformed packets, send errors):
@@ -216,7 +216,7 @@ export class OccasionalLog {
   }
 }
 
-// ───────────────────────────── sessions ─────────────────────────────
+// ----------------------------- sessions -----------------------------
 
 /**
  * A running plugin: `closed` resolves once its loops have ended and its sockets are

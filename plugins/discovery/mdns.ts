@@ -6,8 +6,10 @@
 // for `_herd._udp.local` PTR every interval. Answers become candidates: SRV port at the
 // A record's address (or the packet's source). Multicast 224.0.0.251, UDP 5353, sent
 // from port 5353 too, or avahi ignores the answers (docs/discovery.md). IPv4 only.
+// Deno's own UDP sockets and DNS messages of _dns.ts: no npm package, no Node layer.
 
 import type { Candidate, DiscoveryContext, DiscoveryPlugin } from "../sdk.ts";
+import { decodePacket, encodePacket } from "./_dns.ts";
 import {
   checkCandidate,
   clusterPrefix,
@@ -31,12 +33,10 @@ export const TXT_VERSION = "1";
 export const MIN_ANSWER_GAP_MS = 1_000;
 const MDNS_GROUP = "224.0.0.251";
 const MDNS_PORT = 5353;
-/** How long opening the sockets may take before it counts as failed. */
-const OPEN_TIMEOUT_MS = 5_000;
 /** How long stop() waits for the goodbye packets to be sent. */
 const GOODBYE_TIMEOUT_MS = 500;
 
-// ─────────────────────────── records (dns-packet's shapes) ───────────────────────────
+// --------------------------- records (dns-packet's shapes) ---------------------------
 
 export interface MdnsRecord {
   name: string;
@@ -222,7 +222,7 @@ export function parseResponse(
   return out;
 }
 
-// ─────────────────────────── interfaces ───────────────────────────
+// --------------------------- interfaces ---------------------------
 
 export interface MdnsInterface {
   name: string;
@@ -240,108 +240,143 @@ export function mdnsInterfaces(
   return outside.length > 0 ? outside : v4;
 }
 
-// ─────────────────────────── the server ───────────────────────────
+// --------------------------- the sockets ---------------------------
 
 interface RemoteInfo {
   address: string;
   port: number;
-  family: string;
+  /** The interface it came in on, when known. */
   interface?: string;
 }
 
-/** What herd uses of npm:mdns-server (it has no types of its own). */
-interface MdnsServer {
-  on(event: "ready" | "destroyed", f: () => void): void;
-  on(event: "error" | "warning", f: (e: Error) => void): void;
-  on(event: "query" | "response", f: (p: MdnsPacket, r: RemoteInfo) => void): void;
-  initServer(): void;
-  query(questions: MdnsQuestion[], cb?: () => void): void;
-  respond(
-    packet: { answers: MdnsRecord[]; additionals?: MdnsRecord[] },
-    rinfo?: { interface: string; family: string } | (() => void),
-    cb?: () => void,
-  ): void;
-  destroy(cb?: () => void): void;
+interface SocketEvents {
+  query(p: MdnsPacket, r: RemoteInfo): void;
+  response(p: MdnsPacket, r: RemoteInfo): void;
+  /** A packet that is not DNS, or one that could not be sent. */
+  warning(e: Error): void;
+  /** A socket stopped receiving. */
+  error(e: Error): void;
 }
 
-type CreateServer = (options: {
-  interfaces: MdnsInterface[];
-  reuseAddr: boolean;
-  loopback: boolean;
-  srcPort: number;
-  noInit: boolean;
-}) => MdnsServer;
-
-/**
- * npm:mdns-server, imported on first use: the Node compatibility layer it pulls in
- * costs several MB of RSS, which a node without mDNS should not pay.
- */
-async function loadMdnsServer(): Promise<CreateServer> {
-  return (await import("mdns-server")).default as CreateServer;
+/** The sockets mDNS runs on (see `openSockets`). */
+interface MdnsSockets {
+  /** Sends to 224.0.0.251:5353 on the interface named, or on every one; never throws. */
+  send(packet: MdnsPacket, iface?: string): Promise<void>;
+  /** Closes the sockets and waits until their receive loops have ended. */
+  close(): Promise<void>;
 }
 
-/** Opens the sockets on `interfaces`; rejects when none could be opened. */
-async function openServer(interfaces: MdnsInterface[], onError: (e: Error) => void) {
-  const createServer = await loadMdnsServer();
-  return await new Promise<MdnsServer>((resolve, reject) => {
-    const server = createServer({
-      // Copies: mdns-server keeps its sockets and state on the objects it is given.
-      interfaces: interfaces.map((i) => ({ ...i })),
-      reuseAddr: true,
-      loopback: true,
-      // Answers must leave from port 5353: avahi ignores others (DESIGN.md).
-      srcPort: 5353,
-      noInit: true,
-    });
-    let settled = false;
-    const timer = setTimeout(
-      () => fail(new Error("timed out opening the sockets")),
-      OPEN_TIMEOUT_MS,
-    );
-    const fail = (e: Error) => {
-      if (settled) return onError(e);
-      settled = true;
-      clearTimeout(timer);
-      server.destroy();
-      reject(e);
-    };
-    server.on("error", fail);
-    server.on("ready", () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(server);
-    });
-    server.initServer();
-  });
+/** mDNS packets are at most 9000 bytes, headers included (RFC 6762 §17). */
+const MAX_PACKET_BYTES = 9000;
+
+/** Which of `interfaces` a source address is on (by subnet); the only one when there is one. */
+function interfaceOf(
+  nets: readonly { name: string; base: number; mask: number }[],
+  address: string,
+): string | undefined {
+  const ip = parseIPv4(address);
+  const on = ip === undefined ? undefined : nets.find((n) => ((ip & n.mask) >>> 0) === n.base);
+  return on?.name ?? (nets.length === 1 ? nets[0].name : undefined);
 }
 
 /**
- * mdns-server joins 224.0.0.251 on whichever interface the route to it names (it
- * joins with INADDR_ANY), so on a host with several interfaces it hears queries and
- * answers on one of them only. This socket joins the group on every interface; Linux
- * then hands the group's datagrams to every socket bound to *:5353 (IP_MULTICAST_ALL),
- * mdns-server's among them. What this socket receives itself is dropped.
+ * Opens, on Deno's own UDP (npm:mdns-server did this before, through the Node layer):
+ * - per interface, a socket bound to its address and port 5353. What herd sends leaves
+ *   from it: through that interface (Linux routes multicast from a bound address out of
+ *   the interface that has it), from port 5353 (avahi ignores answers from other ports),
+ *   with IP TTL 255 (RFC 6762 §11), looped back to this host's listeners. It also hears
+ *   unicast to that address.
+ * - one socket on *:5353 that joins 224.0.0.251 on every interface: it hears the group.
+ *   A packet's interface is the one whose subnet holds its source.
+ * Rejects with "No sockets created." when no interface could be served.
  */
-async function joinEverywhere(interfaces: MdnsInterface[], notes: OccasionalLog) {
-  let conn: Deno.DatagramConn;
+async function openSockets(
+  interfaces: readonly MdnsInterface[],
+  on: SocketEvents,
+  notes: OccasionalLog,
+): Promise<MdnsSockets> {
+  const conns: Deno.DatagramConn[] = [];
+  const loops: Promise<void>[] = [];
+  let closed = false;
+  const close = async () => {
+    closed = true;
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed already */ }
+    }
+    await Promise.all(loops);
+  };
+  const listen = (conn: Deno.DatagramConn, iface: (address: string) => string | undefined) => {
+    loops.push((async () => {
+      const buf = new Uint8Array(MAX_PACKET_BYTES);
+      for (;;) {
+        let data: Uint8Array, from: Deno.NetAddr;
+        try {
+          const [d, addr] = await conn.receive(buf);
+          [data, from] = [d, addr as Deno.NetAddr];
+        } catch (e) {
+          if (!closed) on.error(e as Error);
+          return;
+        }
+        let packet: MdnsPacket;
+        try {
+          packet = decodePacket(data);
+        } catch (e) {
+          on.warning(e as Error);
+          continue;
+        }
+        const r = { address: from.hostname, port: from.port, interface: iface(from.hostname) };
+        if (packet.type === "response") on.response(packet, r);
+        else on.query(packet, r);
+      }
+    })());
+  };
+
+  const senders: { iface: MdnsInterface; conn: Deno.DatagramConn }[] = [];
+  for (const i of interfaces) {
+    let conn: Deno.DatagramConn;
+    try {
+      conn = Deno.listenDatagram({
+        transport: "udp",
+        hostname: i.address,
+        port: MDNS_PORT,
+        reuseAddress: true,
+        loopback: true,
+      });
+    } catch {
+      continue; // as mdns-server: an interface without a socket is left out
+    }
+    conns.push(conn);
+    senders.push({ iface: i, conn });
+    try {
+      // The TTL is a socket option Deno sets through a membership. A socket bound to a
+      // unicast address receives no multicast: joining changes nothing else.
+      const m = await conn.joinMulticastV4(MDNS_GROUP, i.address);
+      await m.setTTL(255);
+    } catch { /* the system's default TTL: receivers of RFC 6762 accept it */ }
+  }
+
+  let group: Deno.DatagramConn | undefined;
+  let joined = 0;
   try {
-    conn = Deno.listenDatagram({
+    group = Deno.listenDatagram({
       transport: "udp",
       hostname: "0.0.0.0",
       port: MDNS_PORT,
       reuseAddress: true,
     });
+    conns.push(group);
   } catch (e) {
     notes.note(
       "join",
       `mdns: cannot join ${MDNS_GROUP} on every interface: ${(e as Error).message}`,
     );
-    return { close: () => Promise.resolve() };
   }
-  for (const i of interfaces) {
+  for (const i of group ? interfaces : []) {
     try {
-      await conn.joinMulticastV4(MDNS_GROUP, i.address);
+      await group!.joinMulticastV4(MDNS_GROUP, i.address);
+      joined++;
     } catch (e) {
       notes.note(
         `join ${i.name}`,
@@ -349,33 +384,52 @@ async function joinEverywhere(interfaces: MdnsInterface[], notes: OccasionalLog)
       );
     }
   }
-  const draining = (async () => {
-    try {
-      for (;;) await conn.receive();
-    } catch { /* closed */ }
-  })();
+  if (senders.length === 0 || joined === 0) {
+    await close();
+    throw new Error("No sockets created.");
+  }
+
+  const nets: { name: string; base: number; mask: number }[] = [];
+  try {
+    for (const n of Deno.networkInterfaces()) {
+      const ip = parseIPv4(n.address);
+      const mask = parseIPv4(n.netmask);
+      if (ip === undefined || mask === undefined) continue;
+      if (!interfaces.some((i) => i.name === n.name && i.address === n.address)) continue;
+      nets.push({ name: n.name, base: (ip & mask) >>> 0, mask });
+    }
+  } catch { /* no subnets: the interface is known only when there is one */ }
+  if (nets.length === 0 && interfaces.length === 1) {
+    nets.push({ name: interfaces[0].name, base: 0, mask: 0 });
+  }
+  for (const s of senders) listen(s.conn, () => s.iface.name);
+  listen(group!, (address) => interfaceOf(nets, address));
+
   return {
-    close: async () => {
-      conn.close();
-      await draining;
+    async send(packet, iface) {
+      let data: Uint8Array;
+      try {
+        data = encodePacket(packet);
+      } catch (e) {
+        return on.warning(e as Error);
+      }
+      for (const s of senders) {
+        if (closed) return;
+        if (iface && s.iface.name !== iface) continue;
+        try {
+          await s.conn.send(data, { transport: "udp", hostname: MDNS_GROUP, port: MDNS_PORT });
+        } catch { /* as mdns-server: a datagram that cannot be sent is dropped */ }
+      }
     },
+    close,
   };
 }
 
-/** Destroys a server and waits until its sockets are closed. */
-function closeServer(server: MdnsServer): Promise<void> {
-  return new Promise((resolve) => server.destroy(() => setTimeout(resolve, 0)));
-}
-
-/** Runs `send(cb)`, resolving when cb is called or after `ms`. */
-function withDeadline(ms: number, send: (cb: () => void) => void): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    send(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+/** Resolves when `p` does or after `ms`, whichever is first. */
+function withDeadline(ms: number, p: Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p, new Promise<void>((r) => timer = setTimeout(r, ms))])
+    .finally(() => clearTimeout(timer));
 }
 
 async function open(ctx: DiscoveryContext, signal: AbortSignal) {
@@ -393,8 +447,7 @@ async function open(ctx: DiscoveryContext, signal: AbortSignal) {
     parseIPv4(ctx.self.address) !== undefined ? ctx.self.address : undefined;
   const lastAnswer = new Map<string, number>();
 
-  let server: MdnsServer | undefined;
-  let joined: { close(): Promise<void> } | undefined;
+  let sockets: MdnsSockets | undefined;
   let interfaces: MdnsInterface[] = [];
   let failing = false;
 
@@ -407,13 +460,13 @@ async function open(ctx: DiscoveryContext, signal: AbortSignal) {
 
   const onQuery = (query: MdnsPacket, rinfo: RemoteInfo) => {
     const reply = answerQuery(query, self(), addressesFor(rinfo.interface));
-    if (!reply || !server) return;
+    if (!reply || !sockets) return;
     const key = `${rinfo.interface}|${reply.answers.map((r) => `${r.name}/${r.type}`).join(",")}`;
     const now = Date.now();
     if (now - (lastAnswer.get(key) ?? -Infinity) < MIN_ANSWER_GAP_MS) return;
     lastAnswer.set(key, now);
     if (lastAnswer.size > 256) lastAnswer.clear();
-    server.respond(reply, { interface: rinfo.interface ?? "", family: "IPv4" });
+    void sockets.send({ type: "response", ...reply }, rinfo.interface);
   };
 
   const onResponse = (packet: MdnsPacket, rinfo: RemoteInfo) => {
@@ -432,15 +485,15 @@ async function open(ctx: DiscoveryContext, signal: AbortSignal) {
 
   const announce = () => {
     for (const i of interfaces) {
-      server?.respond(announcement(self(), addressesFor(i.name)), {
-        interface: i.name,
-        family: "IPv4",
-      });
+      void sockets?.send(
+        { type: "response", ...announcement(self(), addressesFor(i.name)) },
+        i.name,
+      );
     }
   };
 
-  /** Opens the server, or reopens it when the interfaces changed. */
-  const ensureServer = async () => {
+  /** Opens the sockets, or reopens them when the interfaces changed. */
+  const ensureSockets = async () => {
     let current: MdnsInterface[] = [];
     try {
       current = mdnsInterfaces(Deno.networkInterfaces());
@@ -448,14 +501,12 @@ async function open(ctx: DiscoveryContext, signal: AbortSignal) {
       notes.note("interfaces", `mdns: cannot list interfaces: ${(e as Error).message}`);
     }
     const key = (list: MdnsInterface[]) => list.map((i) => `${i.name}=${i.address}`).join();
-    if (server && key(current) === key(interfaces)) return;
-    if (server) {
+    if (sockets && key(current) === key(interfaces)) return;
+    if (sockets) {
       log(`interfaces changed: reopening on ${current.map((i) => i.name).join(", ") || "none"}`);
-      const old = server;
-      server = undefined;
-      await closeServer(old);
-      await joined?.close();
-      joined = undefined;
+      const old = sockets;
+      sockets = undefined;
+      await old.close();
     }
     interfaces = current;
     if (current.length === 0) {
@@ -463,25 +514,22 @@ async function open(ctx: DiscoveryContext, signal: AbortSignal) {
       return;
     }
     try {
-      const s = await openServer(
-        current,
-        (e) => notes.note("socket", `mdns: socket error: ${e.message}`),
-      );
-      if (signal.aborted) return await closeServer(s);
-      s.on("warning", (e) => notes.note("warning", `mdns: ${e.message}`));
-      s.on("query", (p, r) => onQuery(p, r));
-      s.on("response", (p, r) => onResponse(p, r));
-      server = s;
-      joined = await joinEverywhere(current, notes);
+      const s = await openSockets(current, {
+        query: onQuery,
+        response: onResponse,
+        warning: (e) => notes.note("warning", `mdns: ${e.message}`),
+        error: (e) => notes.note("socket", `mdns: socket error: ${e.message}`),
+      }, notes);
+      if (signal.aborted) return await s.close();
+      sockets = s;
       if (failing) log("mDNS sockets open again");
       failing = false;
       announce();
     } catch (e) {
       if (!failing) {
-        // mdns-server joins the group through the route to it: without one, nothing opens.
         const hint = /No sockets created/.test((e as Error).message)
-          ? " (is UDP 5353 free to share, and is there a route to 224.0.0.251: a default" +
-            " route, or 'ip route add 224.0.0.0/4 dev IFACE'?)"
+          ? " (is UDP 5353 free to share, and is multicast on for the interface:" +
+            " 'ip link set IFACE multicast on'?)"
           : "";
         log(
           `cannot open mDNS sockets (UDP 5353): ${
@@ -494,33 +542,28 @@ async function open(ctx: DiscoveryContext, signal: AbortSignal) {
   };
 
   const round = async () => {
-    await ensureServer();
-    server?.query([{ name: SERVICE, type: "PTR" }]);
+    await ensureSockets();
+    void sockets?.send({ type: "query", questions: [{ name: SERVICE, type: "PTR" }] });
   };
 
   // Advertising before start() returns: the first round then only has to ask.
-  await ensureServer();
+  await ensureSockets();
   const loop = every(interval, signal, round, log);
   const closed = (async () => {
     await loop;
-    const s = server;
-    server = undefined;
+    const s = sockets;
+    sockets = undefined;
     if (!s) return;
     // Goodbye (TTL 0), so browsers drop us now rather than when the TTL runs out.
     await Promise.all(
       interfaces.map((i) =>
         withDeadline(
           GOODBYE_TIMEOUT_MS,
-          (cb) =>
-            s.respond(announcement(self(), addressesFor(i.name), 0), {
-              interface: i.name,
-              family: "IPv4",
-            }, cb),
+          s.send({ type: "response", ...announcement(self(), addressesFor(i.name), 0) }, i.name),
         )
       ),
     );
-    await closeServer(s);
-    await joined?.close();
+    await s.close();
   })();
   return { closed };
 }

@@ -3,7 +3,7 @@
 //   POST <url>/v1/announce  {"id","port","cluster":"<16 hex>","address"?}
 // (the registry records the request's source address when no address is given) and
 // lists the cluster's other nodes with
-//   GET  <url>/v1/peers?cluster=<16 hex>  →  {"peers":[{"id","address","port","cluster"}]}
+//   GET  <url>/v1/peers?cluster=<16 hex>  ->  {"peers":[{"id","address","port","cluster"}]}
 // Each request has a deadline; an unreachable registry is logged once per outage.
 // A node that has no cluster yet (not joined) has nothing to announce or ask.
 
