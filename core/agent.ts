@@ -324,11 +324,6 @@ async function start(
     liveIds: () => mesh.liveIds(),
     clock: systemClock,
     random: cryptoRandom,
-    defaults: {
-      cpu: config["jobs.defaultCpu"],
-      memBytes: config["jobs.defaultMem"],
-      timeoutMs: config["jobs.defaultTimeout"],
-    },
     historyLimit: config["jobs.historyLimit"],
     log: o.log,
   });

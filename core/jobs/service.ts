@@ -62,7 +62,6 @@ export interface JobServiceDeps {
   liveIds(): string[];
   clock: Clock;
   random: RandomBytes;
-  defaults: { cpu: number; memBytes: number; timeoutMs: number };
   historyLimit: number;
   log(line: string): void;
 }
@@ -215,14 +214,14 @@ export class JobService {
   }
 
   #specs(s: JobSubmission, applied?: { name: string; digest: string }): JobSpec[] {
-    const d = this.#d.defaults;
     const replicas = s.replicas ?? 1;
     const restart: Restart = {
       policy: s.restart?.policy ?? DEFAULT_RESTART.policy,
       maxAttempts: s.restart?.maxAttempts ?? DEFAULT_RESTART.maxAttempts,
       backoffMs: s.restart?.backoffMs ?? DEFAULT_RESTART.backoffMs,
     };
-    const check = this.#d.runner.spec({ executor: s.executor, task: s.task });
+    // The runner checks the executor and task and applies the resource defaults.
+    const check = this.#d.runner.spec(s);
     if (!check.ok) throw new ServiceRefusal("invalid", check.message);
     const group = replicas === 1
       ? undefined
@@ -230,15 +229,8 @@ export class JobService {
       ? applied.name
       : `${s.name ?? "replicas"}-${this.#d.clock.now().toString(36)}`;
     return Array.from({ length: replicas }, (_, i) => ({
+      ...check.spec,
       name: s.name ? (replicas > 1 ? `${s.name}.${i}` : s.name) : "",
-      executor: s.executor,
-      task: s.task,
-      resources: {
-        cpu: s.resources?.cpu ?? d.cpu,
-        memBytes: s.resources?.memBytes ?? d.memBytes,
-        gpus: s.resources?.gpus ?? 0,
-      },
-      timeoutMs: s.timeoutMs ?? d.timeoutMs,
       restart,
       ...(s.placement ? { placement: s.placement } : {}),
       ...(group ? { group } : {}),
@@ -261,24 +253,14 @@ export class JobService {
     exclude: ReadonlySet<string> = new Set(),
   ): Promise<{ record: JobRecord; stream?: ReadableStream<Uint8Array>; why?: string }> {
     const spec = rec.spec;
-    const p = spec.placement ?? {};
+    const { policy, ...constraints } = spec.placement ?? {};
     const request: PlacementRequest = {
       id: rec.id,
       resources: spec.resources,
-      ...(p.arch ? { arch: p.arch } : {}),
-      ...(p.class ? { class: p.class } : {}),
-      ...(p.labels ? { labels: p.labels } : {}),
-      ...(p.gpuModel ? { gpuModel: p.gpuModel } : {}),
-      ...(p.gpuMemBytes !== undefined ? { gpuMemBytes: p.gpuMemBytes } : {}),
-      ...(p.gpuComputeCapability !== undefined
-        ? { gpuComputeCapability: p.gpuComputeCapability }
-        : {}),
-      ...(p.allowLowBattery ? { allowLowBattery: true } : {}),
-      ...(p.allowHot ? { allowHot: true } : {}),
-      ...(p.near ? { near: p.near } : {}),
+      ...constraints,
       ...(avoid.length || exclude.size ? { spreadAvoid: [...avoid, ...exclude] } : {}),
     };
-    const decision = await this.#d.placer.decide(request, p.policy);
+    const decision = await this.#d.placer.decide(request, policy);
     const ranked = decision.result.ranked;
     const refusals: string[] = [];
     let attempt = rec.attempt;

@@ -142,3 +142,12 @@ export function expectCode(r: Result, code: number, what = ""): void {
     `${what} exit ${r.code}, wanted ${code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
   );
 }
+
+/** Polls `ok` every 200 ms until it holds; fails naming `what` after `ms`. */
+export async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -3,15 +3,7 @@
 // 5 distinct Pis, the aggregation wherever it fits; applying again changes nothing; when
 // the GPU server is killed -9 its job waits, pending, with the reason.
 import assert from "node:assert/strict";
-import { Agent, expectCode, FIXTURES } from "./_harness.ts";
-
-async function until(what: string, ok: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+import { Agent, expectCode, FIXTURES, until } from "./_harness.ts";
 
 interface Job {
   id: string;
@@ -61,7 +53,7 @@ Deno.test("herd apply: the heterogeneous workload on a GPU server and five Pis",
     await until("six members with their meta", async () => {
       const r = await first.herd(["run", "--dry-run", "--json", "--", "true"]);
       return r.code === 0 && JSON.parse(r.stdout).feasible === 6;
-    });
+    }, 30_000);
     const dir = await Deno.makeTempDir();
     const file = `${dir}/workload.yaml`;
     await Deno.writeTextFile(file, WORKLOAD);
@@ -95,7 +87,7 @@ Deno.test("herd apply: the heterogeneous workload on a GPU server and five Pis",
       const now = JSON.parse((await first.herd(["ps", "--json"])).stdout) as Job[];
       const j = now.find((x) => x.spec.name === "gpu-inference");
       return j?.state === "pending" && /gpu/i.test(j.reason ?? "");
-    });
+    }, 30_000);
   } finally {
     for (const a of agents) await a.stop().catch(() => {});
   }

@@ -1,7 +1,7 @@
 // `herd run --dry-run`: where the cluster would place a job and why, over real agents
 // with unlike emulated machines (a Raspberry Pi 4 and an 8×H100 server) joined by token.
 import assert from "node:assert/strict";
-import { Agent, expectCode, FIXTURES } from "./_harness.ts";
+import { Agent, expectCode, FIXTURES, until } from "./_harness.ts";
 
 interface Explanation {
   policy: string;
@@ -9,14 +9,6 @@ interface Explanation {
   ranked: Array<{ rank: number; name: string; score: number }>;
   refused: number;
   rejected: Array<{ name: string; filter: string; reason: string }>;
-}
-
-async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 Deno.test("dry run: ranked members with scores, refused ones with the filter and why", async () => {

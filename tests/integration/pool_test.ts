@@ -2,15 +2,7 @@
 // (a Raspberry Pi 4, an 8×H100 server and a laptop on battery) joined by token.
 import assert from "node:assert/strict";
 import type { ClusterPool } from "../../core/mesh/pool.ts";
-import { Agent, expectCode, FIXTURES } from "./_harness.ts";
-
-async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { Agent, expectCode, FIXTURES, until } from "./_harness.ts";
 
 const machine = (name: string, file: string, join: string[] = []) =>
   Agent.start({

@@ -3,15 +3,7 @@
 // that fits nowhere waits as pending and starts when room appears; a job whose node is
 // killed -9 runs again elsewhere.
 import assert from "node:assert/strict";
-import { Agent, expectCode, FIXTURES } from "./_harness.ts";
-
-async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { Agent, expectCode, FIXTURES, until } from "./_harness.ts";
 
 interface Job {
   id: string;
