@@ -40,6 +40,16 @@ const call = async (api: Api, method: string, path: string, body?: unknown) => {
   });
   return { status: res.status, body: await res.json() };
 };
+/** CPU seconds of the agents and the jobs they reaped (utime+stime+cutime+cstime). */
+const cpuSeconds = async (agents: Agent[]) => {
+  let ticks = 0;
+  for (const a of agents) {
+    const stat = await Deno.readTextFile(`/proc/${a.child.pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return ticks / 100; // USER_HZ
+};
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
@@ -75,10 +85,19 @@ try {
   }, 30_000);
   if (!ready) throw new Error(`the ${N} members did not all see each other in 30 s`);
 
+  // What the idle cluster costs, to tell apart from what the jobs cost.
+  const idle0 = await cpuSeconds(agents);
+  await new Promise((r) => setTimeout(r, 3000));
+  const idlePerSec = (await cpuSeconds(agents) - idle0) / 3;
+  console.log(
+    `idle cluster: ${(idlePerSec * 1000).toFixed(0)} ms of CPU per second, all ${N} agents`,
+  );
+
   // Throughput: CONC clients, round-robin over the nodes' APIs, short jobs.
   const job = { executor: "exec", task: { command: ["true"] }, resources: { cpu: 0.01 } };
   let next = 0, admitted = 0, refused = 0;
   const rtts: number[] = [];
+  const cpu0 = await cpuSeconds(agents);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONC }, async (_, c) => {
     for (;;) {
@@ -92,12 +111,16 @@ try {
     }
   }));
   const secs = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 1000)); // the last jobs end and are reported
+  const cpu = await cpuSeconds(agents) - cpu0;
   console.log(
     `placements end to end, ${N} nodes, ${CONC} clients: ${admitted} admitted (${refused} refused) in ${
       secs.toFixed(2)
     } s = ${(admitted / secs).toFixed(0)}/s; submit → admitted p50 ${
       pct(rtts, 50).toFixed(2)
-    } ms, p99 ${pct(rtts, 99).toFixed(2)} ms`,
+    } ms, p99 ${pct(rtts, 99).toFixed(2)} ms; agents' CPU ${
+      (cpu * 1000 / admitted).toFixed(1)
+    } ms per job (${cpu.toFixed(1)} s on ${navigator.hardwareConcurrency} cores)`,
   );
 
   // Kill -9 → running again elsewhere.

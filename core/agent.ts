@@ -125,6 +125,23 @@ async function start(
   // The live load: re-read on an interval, never on a request's path.
   let load: LiveLoad | undefined = emulated ? undefined : await liveLoad(probe);
   let refreshMeta = () => {};
+  // At most one announcement per `agent.loadAnnounceInterval`; the first after a quiet
+  // spell goes out at once (50 ms: the jobs of one request land together).
+  let announceTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastAnnounce = -Infinity;
+  const announceSoon = () => {
+    if (announceTimer !== undefined) return;
+    const wait = Math.max(
+      50,
+      lastAnnounce + config["agent.loadAnnounceInterval"] - systemClock.now(),
+    );
+    announceTimer = setTimeout(() => {
+      announceTimer = undefined;
+      lastAnnounce = systemClock.now();
+      refreshMeta();
+    }, wait);
+  };
+  cleanups.push(() => clearTimeout(announceTimer));
   const loadTimer = setInterval(async () => {
     try {
       if (!emulated) load = await liveLoad(probe);
@@ -166,7 +183,7 @@ async function start(
         : "jobs_submitted";
       counters[k] = (counters[k] ?? 0) + 1;
       // What is free changed: tell the cluster soon, once for a burst of jobs.
-      if (e.type !== "refused") setTimeout(() => refreshMeta(), 50);
+      if (e.type !== "refused") announceSoon();
       if (e.type === "finished") pages.poke();
     },
   });

@@ -73,6 +73,12 @@ export const SETTINGS = {
     min: 100,
     doc: "How often the node re-reads its live load (free memory, load, battery, temperature).",
   }),
+  "agent.loadAnnounceInterval": duration({
+    default: 1_000,
+    min: 0,
+    doc:
+      "Shortest time between two announcements of this node's free resources to the cluster. Jobs that start and end in a burst make one announcement, not one each: every one costs a rumor to every member. Placement does not depend on it being fresh (the target admits or refuses).",
+  }),
   "agent.releasePagesAfter": duration({
     default: 10_000,
     min: 0,
@@ -464,6 +470,7 @@ export const PROFILES: Record<ProfileName, Partial<HerdConfig>> = {
   local: {
     // Loopback test clusters: fast feedback, short grace.
     "agent.loadInterval": 500,
+    "agent.loadAnnounceInterval": 200,
     "jobs.killGrace": 2_000,
     "jobs.logFlushInterval": 50,
     // memberlist's DefaultLocalConfig, faster still: loopback answers in microseconds.

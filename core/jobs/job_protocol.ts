@@ -10,8 +10,8 @@
 //   kill       any → runner        stop the job (reply: the final record)
 //   find       any → any          the records this member has whose id starts with / name is `key`
 //   list       any → any          the records this member has (ran here, or owns)
-//   own        any → owner        keep this copy of the job's record (the higher rev wins)
-//   ended      runner → owners     this attempt ended (the record)
+//   own        any → owner        keep these copies of job records (the higher rev wins)
+//   ended      runner → owners     these attempts ended (their records)
 //   running    runner → owners     these attempts run here (reply: the fenced ones to stop)
 
 import * as v from "valibot";
@@ -130,6 +130,8 @@ const RecordSchema = v.looseObject({
 });
 
 const Sub = Uint;
+/** Owners' copies travel in batches (service.ts, batcher.ts). */
+const Records = v.pipe(v.array(RecordSchema), v.minLength(1), v.maxLength(256));
 
 export const BODIES = {
   offer: v.strictObject({
@@ -156,8 +158,8 @@ export const BODIES = {
   kill: v.strictObject({ id: JobId }),
   find: v.strictObject({ key: v.pipe(v.string(), v.minLength(1), v.maxLength(64)) }),
   list: v.strictObject({ all: v.boolean() }),
-  own: v.strictObject({ job: RecordSchema }),
-  ended: v.strictObject({ job: RecordSchema }),
+  own: v.strictObject({ jobs: Records }),
+  ended: v.strictObject({ jobs: Records }),
   running: v.strictObject({
     jobs: v.pipe(
       v.array(v.strictObject({ id: JobId, attempt: Attempt })),

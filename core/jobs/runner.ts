@@ -10,7 +10,17 @@ import type { HerdConfig } from "../config.ts";
 import type { Clock, RandomBytes } from "../clock.ts";
 import { newJobId } from "../ids.ts";
 import { keys } from "../store.ts";
-import { admit, type Allocation, type Capacity, EMPTY_ALLOCATION, release } from "./admission.ts";
+import {
+  type Admission,
+  admit,
+  type Admitted,
+  type Allocation,
+  type Capacity,
+  EMPTY_ALLOCATION,
+  MAX_ADMIT_BATCH,
+  release,
+} from "./admission.ts";
+import { Batcher } from "./batcher.ts";
 import { isFinal, type JobRecord, type JobSpec } from "./job.ts";
 import { deleteStoredLogs, LogHub, LogWriter } from "./logs.ts";
 
@@ -67,11 +77,27 @@ interface Running {
 /** Finished jobs between two prunes of the history. */
 const PRUNE_EVERY = 50;
 
+/** Final records carry results (up to a KV value, 64 KiB): 8 stay under a commit's limit. */
+const RELEASE_BATCH = 8;
+
 export class JobRunner {
   readonly #running = new Map<string, Running>();
   #finishedSincePrune = 0;
 
-  constructor(private readonly d: RunnerDeps) {}
+  /** Admissions that arrive together share one KV commit. */
+  readonly admissions: Batcher<0, Admission, Admitted>;
+  readonly #releases: Batcher<0, JobRecord, undefined>;
+
+  constructor(private readonly d: RunnerDeps) {
+    this.admissions = new Batcher(
+      (_, batch) => admit(d.kv, d.capacity, batch, d.liveMemAvailable()),
+      MAX_ADMIT_BATCH,
+    );
+    this.#releases = new Batcher(async (_, records) => {
+      await release(d.kv, records);
+      return records.map(() => undefined);
+    }, RELEASE_BATCH);
+  }
 
   /** Marks jobs that were running when the agent last stopped as lost; resets the allocation. */
   async recover(): Promise<JobRecord[]> {
@@ -196,10 +222,9 @@ export class JobRunner {
   ): Promise<PlacedResult> {
     const now = this.d.clock.now();
     const spec = p.spec;
-    const admitted = await admit(
-      this.d.kv,
-      this.d.capacity,
-      (reservation) => ({
+    const admitted = await this.admissions.add(0, {
+      id: p.id,
+      makeRecord: (reservation) => ({
         id: p.id,
         spec: { ...spec, name: spec.name || p.id },
         state: "running",
@@ -213,10 +238,9 @@ export class JobRunner {
         ...(p.origin ? { origin: p.origin } : {}),
         ...(p.why ? { why: p.why } : {}),
       }),
-      spec.resources,
-      this.d.liveMemAvailable(),
+      want: spec.resources,
       fence,
-    );
+    });
     if (!admitted.ok) {
       return admitted.fenced
         ? { ok: false, code: "fenced", message: admitted.reason }
@@ -277,7 +301,7 @@ export class JobRunner {
       const final = this.#final(record, outcome, running);
       final.logBytes = logs.totalBytes;
       final.logDroppedBytes = logs.droppedBytes;
-      await release(this.d.kv, final);
+      await this.#releases.add(0, final);
       this.#running.delete(record.id);
       this.d.hub.end(final);
       this.d.ended?.(final);

@@ -32,6 +32,7 @@ import {
   type Op,
   SERVICE,
 } from "./job_protocol.ts";
+import { Batcher } from "./batcher.ts";
 import { newer, OwnedJobs } from "./owned.ts";
 import { ownerKey, ownersOf } from "./owners.ts";
 import { Receiver, Shipper } from "./output_shipping.ts";
@@ -50,6 +51,9 @@ export const REPORT_INTERVAL_MS = 10_000;
 export const MAX_BACKOFF_MS = 60_000;
 /** While a followed job's node is gone, its owners are asked where it went this often. */
 const RELOCATE_POLL_MS = 200;
+/** Records per `own`/`ended` message, and their bytes (as JSON) at most. */
+const COPY_BATCH = 64;
+const COPY_BATCH_BYTES = 512 * 1024;
 
 export interface JobServiceDeps {
   selfId: string;
@@ -92,6 +96,7 @@ export class JobService {
   #retryTimer: ReturnType<typeof setInterval> | undefined;
   #reportTimer: ReturnType<typeof setInterval> | undefined;
   #retrySoon: ReturnType<typeof setTimeout> | undefined;
+  #retryHandOn = false;
   /** Jobs this node is placing now (no second placement of the same job at once). */
   readonly #placing = new Set<string>();
   #closed = false;
@@ -99,10 +104,34 @@ export class JobService {
   readonly #localStreams = new Map<number, ReadableStream<Uint8Array>>();
   #nextLocalSub = 1;
   readonly stats = { offersSent: 0, offersRefused: 0, replaced: 0, fenced: 0 };
+  /** Records for each owner (`own`) and attempts' ends (`ended`): one message per batch. */
+  readonly #copies: Batcher<string, JobRecord, JobRecord>;
+  readonly #ends: Batcher<string, JobRecord, JobRecord>;
 
   constructor(d: JobServiceDeps) {
     this.#d = d;
     this.#owned = new OwnedJobs(d.kv);
+    const limit = {
+      weigh: (r: JobRecord) => JSON.stringify(r).length,
+      maxWeight: COPY_BATCH_BYTES,
+    };
+    this.#copies = new Batcher(
+      async (owner, jobs) => {
+        if (owner === d.selfId) await this.#owned.mergeAll(jobs);
+        else await d.rpc.call(owner, SERVICE, "own", { jobs }, QUERY_TIMEOUT_MS);
+        return jobs;
+      },
+      COPY_BATCH,
+      limit,
+    );
+    this.#ends = new Batcher(
+      async (owner, jobs) => {
+        await d.rpc.call(owner, SERVICE, "ended", { jobs }, QUERY_TIMEOUT_MS);
+        return jobs;
+      },
+      COPY_BATCH,
+      limit,
+    );
     const send = (to: string, op: "out" | "ack" | "unfollow", body: unknown) =>
       d.rpc.notify(to, SERVICE, op, body, op === "out");
     this.#shipper = new Shipper(send);
@@ -546,9 +575,15 @@ export class JobService {
       e.type === "NodeJoined" || e.type === "NodeUpdated" || e.type === "NodeFailed" ||
       e.type === "NodeLeft"
     ) {
-      // The owners or the free resources changed: hand copies on, retry the queue.
-      clearTimeout(this.#retrySoon);
-      this.#retrySoon = setTimeout(() => this.#retry(e.type !== "NodeUpdated"), 100);
+      // The owners or the free resources changed: hand copies on, retry the queue. Once
+      // for a burst of changes, and not put off by a stream of them.
+      this.#retryHandOn ||= e.type !== "NodeUpdated";
+      this.#retrySoon ??= setTimeout(() => {
+        const handOn = this.#retryHandOn;
+        this.#retrySoon = undefined;
+        this.#retryHandOn = false;
+        this.#retry(handOn);
+      }, 100);
     }
     if (e.type === "NodeJoined") {
       // Perhaps back from a partition: tell the owners what runs here, so they fence.
@@ -583,6 +618,19 @@ export class JobService {
    * primary owner, start the next attempt when the restart policy says so.
    */
   async #afterEnd(ended: JobRecord, nodeLost: boolean): Promise<void> {
+    const c = this.#conclude(ended, nodeLost);
+    if ("final" in c) return await this.#keep(c.final);
+    await this.#keep(c.next);
+    this.stats.replaced++;
+    if (c.backoff === 0) await this.#placePending(c.next);
+    else this.#later(c.backoff, () => this.#retry());
+  }
+
+  /** What follows an attempt's end under the job's restart policy: the end, or the next attempt. */
+  #conclude(
+    ended: JobRecord,
+    nodeLost: boolean,
+  ): { final: JobRecord } | { next: JobRecord; backoff: number } {
     const restart = ended.spec.restart ?? DEFAULT_RESTART;
     const history: AttemptRecord[] = [
       ...(ended.history ?? []),
@@ -600,16 +648,18 @@ export class JobService {
       : ended.state === "succeeded" && restart.policy === "always";
     const attemptsLeft = ended.attempt < restart.maxAttempts;
     if (!again || !attemptsLeft) {
-      const final: JobRecord = {
-        ...ended,
-        history,
-        rev: (ended.rev ?? 0) + 1,
-        ...(again && !attemptsLeft
-          ? { reason: `${ended.reason ?? ended.state}; no attempts left (${restart.maxAttempts})` }
-          : {}),
+      return {
+        final: {
+          ...ended,
+          history,
+          rev: (ended.rev ?? 0) + 1,
+          ...(again && !attemptsLeft
+            ? {
+              reason: `${ended.reason ?? ended.state}; no attempts left (${restart.maxAttempts})`,
+            }
+            : {}),
+        },
       };
-      await this.#keep(final);
-      return;
     }
     // A dead node's job goes again at once; a failed one waits its backoff.
     const failures = history.filter((h) => h.state !== "succeeded" && h.state !== "lost").length;
@@ -629,10 +679,7 @@ export class JobService {
     delete next.exitCode;
     delete next.startedAt;
     delete next.finishedAt;
-    await this.#keep(next);
-    this.stats.replaced++;
-    if (backoff === 0) await this.#placePending(next);
-    else this.#later(backoff, () => this.#retry());
+    return { next, backoff };
   }
 
   /** Stores a record here and hands it to the other owners. */
@@ -645,11 +692,9 @@ export class JobService {
     const owners = ownersOf(ownerKey(rec), this.#d.liveIds());
     await Promise.all(
       owners.map((o) =>
-        o === this.#d.selfId
-          ? this.#owned.merge(rec)
-          : this.#d.rpc.call(o, SERVICE, "own", { job: rec }, QUERY_TIMEOUT_MS).catch((e) =>
-            this.#d.log(`herd: giving owner ${o} a copy of job ${rec.id} failed: ${e.message}`)
-          )
+        this.#copies.add(o, rec).catch((e) =>
+          this.#d.log(`herd: giving owner ${o} a copy of job ${rec.id} failed: ${e.message}`)
+        )
       ),
     );
   }
@@ -729,7 +774,7 @@ export class JobService {
   jobEnded(rec: JobRecord): void {
     const owners = ownersOf(ownerKey(rec), this.#d.liveIds());
     for (const o of owners) {
-      this.#d.rpc.call(o, SERVICE, "ended", { job: rec }, QUERY_TIMEOUT_MS).catch((e) =>
+      this.#ends.add(o, rec).catch((e) =>
         this.#d.log(`herd: telling owner ${o} job ${rec.id} ended failed: ${e.message}`)
       );
     }
@@ -804,25 +849,17 @@ export class JobService {
       ...await this.#d.runner.list(all),
       ...await this.#owned.list(all),
     ]);
-    on("own", async (_from, { job }) => {
-      await this.#owned.merge(asRecord(job));
+    on("own", async (_from, { jobs }) => {
+      await this.#owned.mergeAll(jobs.map(asRecord));
       return true;
     });
-    on("ended", async (_from, { job }) => {
-      const rec = asRecord(job);
-      const cur = await this.#owned.get(rec.id);
-      // An end of an attempt that is no longer current changes nothing.
-      if (cur && (cur.attempt > rec.attempt || isFinal(cur.state) && cur.attempt === rec.attempt)) {
-        return true;
+    on("ended", async (_from, { jobs }) => {
+      const keep: JobRecord[] = [];
+      for (const job of jobs) {
+        const rec = await this.#ended(asRecord(job));
+        if (rec) keep.push(rec);
       }
-      const merged: JobRecord = {
-        ...rec,
-        origin: cur?.origin ?? rec.origin,
-        history: cur?.history,
-        rev: Math.max(cur?.rev ?? 0, rec.rev ?? 0) + 1,
-      };
-      if (this.#iAmPrimary(merged)) await this.#afterEnd(merged, false);
-      else await this.#owned.merge(merged);
+      await this.#owned.mergeAll(keep);
       return true;
     });
     on("running", async (from, { jobs }) => {
@@ -838,6 +875,30 @@ export class JobService {
       }
       return { fenced };
     });
+  }
+
+  /**
+   * An owner hears that an attempt ended (the job's node tells every owner). Returns the
+   * record to keep, or nothing when there is nothing to keep or it was kept already.
+   */
+  async #ended(rec: JobRecord): Promise<JobRecord | undefined> {
+    const cur = await this.#owned.get(rec.id);
+    // An end of an attempt that is no longer current changes nothing.
+    if (cur && (cur.attempt > rec.attempt || isFinal(cur.state) && cur.attempt === rec.attempt)) {
+      return undefined;
+    }
+    const merged: JobRecord = {
+      ...rec,
+      origin: cur?.origin ?? rec.origin,
+      history: cur?.history,
+      rev: Math.max(cur?.rev ?? 0, rec.rev ?? 0) + 1,
+    };
+    // Every owner concludes a final end alike; only the primary starts a next attempt.
+    const c = this.#conclude(merged, false);
+    if ("final" in c) return c.final;
+    if (!this.#iAmPrimary(merged)) return merged;
+    await this.#afterEnd(merged, false);
+    return undefined;
   }
 
   /** Keeps the finished copies within the history limit. */

@@ -80,6 +80,8 @@ export class Agent {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         ...DENO_FLAGS,
+        // e.g. HERD_AGENT_DENO_FLAGS=--cpu-prof to profile the agents of a bench.
+        ...(Deno.env.get("HERD_AGENT_DENO_FLAGS")?.split(" ").filter(Boolean) ?? []),
         MAIN,
         "up",
         "--api-port",

@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
 import {
   addReservation,
+  type Admission,
   admit,
   EMPTY_ALLOCATION,
   fit,
+  MAX_ADMIT_BATCH,
   release,
   removeReservation,
 } from "../../../core/jobs/admission.ts";
 import type { JobRecord, Reservation } from "../../../core/jobs/job.ts";
 import { keys } from "../../../core/store.ts";
+import type { Resources } from "../../../plugins/sdk.ts";
 
 const GiB = 1024 ** 3;
 const cap = { cpuMilli: 4000, memBytes: 8 * GiB, gpus: [0, 1] };
@@ -62,6 +65,9 @@ function record(id: string, reservation: Reservation): JobRecord {
   };
 }
 
+const one = async (kv: Deno.Kv, id: string, want: Resources, fence?: Admission["fence"]) =>
+  (await admit(kv, cap, [{ id, makeRecord: (r) => record(id, r), want, fence }]))[0];
+
 Deno.test("concurrent admissions never overcommit (real KV, atomic checks)", async () => {
   const path = await Deno.makeTempFile({ suffix: ".kv" });
   const kv = await Deno.openKv(path);
@@ -70,7 +76,7 @@ Deno.test("concurrent admissions never overcommit (real KV, atomic checks)", asy
     const results = await Promise.all(
       Array.from(
         { length: 20 },
-        (_, i) => admit(kv, cap, (r) => record(`job${i}`, r), { cpu: 1, memBytes: 0, gpus: 0 }),
+        (_, i) => one(kv, `job${i}`, { cpu: 1, memBytes: 0, gpus: 0 }),
       ),
     );
     assert.equal(results.filter((r) => r.ok).length, 4);
@@ -79,18 +85,52 @@ Deno.test("concurrent admissions never overcommit (real KV, atomic checks)", asy
     assert.equal(alloc.jobs, 4);
     // A second KV handle on the same file is another writer: it must see the same ledger.
     const kv2 = await Deno.openKv(path);
-    const other = await admit(kv2, cap, (r) => record("other", r), {
-      cpu: 1,
-      memBytes: 0,
-      gpus: 0,
-    });
+    const other = await one(kv2, "other", { cpu: 1, memBytes: 0, gpus: 0 });
     kv2.close();
     assert.ok(!other.ok);
     const won = results.find((r) => r.ok)!;
     assert.ok(won.ok);
-    await release(kv, { ...won.record, state: "succeeded" });
+    await release(kv, [{ ...won.record, state: "succeeded" }]);
     assert.equal((await kv.get<{ cpuMilli: number }>(keys.alloc())).value!.cpuMilli, 3000);
     assert.equal((await kv.get<JobRecord>(keys.job(won.record.id))).value!.state, "succeeded");
+  } finally {
+    kv.close();
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("a batch is admitted in order in one commit: what fits, up to capacity; fenced ones refused", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".kv" });
+  const kv = await Deno.openKv(path);
+  try {
+    await kv.set(keys.job("old"), {
+      ...record("old", { cpuMilli: 0, memBytes: 0, gpus: [] }),
+      attempt: 3,
+    });
+    const batch: Admission[] = ["a", "old", "b", "c", "d", "e"].map((id) => ({
+      id,
+      makeRecord: (r) => record(id, r),
+      want: { cpu: 1, memBytes: 0, gpus: 0 },
+      fence: (stored) =>
+        stored && stored.attempt >= 1 ? `seen attempt ${stored.attempt}` : undefined,
+    }));
+    const out = await admit(kv, cap, batch);
+    assert.deepEqual(out.map((o) => o.ok), [true, false, true, true, true, false]);
+    assert.ok(!out[1].ok && out[1].fenced && /seen attempt 3/.test(out[1].reason));
+    assert.ok(!out[5].ok && !out[5].fenced && /needs 1 CPUs; 0 of 4 are free/.test(out[5].reason));
+    const alloc = (await kv.get<{ cpuMilli: number; jobs: number }>(keys.alloc())).value!;
+    assert.deepEqual([alloc.cpuMilli, alloc.jobs], [4000, 4]);
+    assert.equal((await kv.get<JobRecord>(keys.job("old"))).value!.attempt, 3, "fenced: untouched");
+    assert.equal((await kv.get<JobRecord>(keys.job("e"))).value, null, "refused: not recorded");
+    await assert.rejects(
+      () =>
+        admit(
+          kv,
+          cap,
+          Array.from({ length: MAX_ADMIT_BATCH + 1 }, (_, i) => ({ ...batch[0], id: `x${i}` })),
+        ),
+      RangeError,
+    );
   } finally {
     kv.close();
     await Deno.remove(path);
