@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { ResolvedConfig } from "../config.ts";
 import type { HardwareProfile, NodeClass } from "../profile/types.ts";
-import { renderMetrics } from "./metrics.ts";
+import { renderMetrics, type Summary } from "./metrics.ts";
 import type { Mesh } from "../mesh/mesh.ts";
 import { clusterPool } from "../mesh/pool.ts";
 import type { EventHub } from "../events.ts";
@@ -149,10 +149,30 @@ export function createApi(d: ApiDeps): Hono {
   app.get("/v1/config", (c) => c.json(d.config));
   app.get("/metrics", async (c) => {
     const mesh = d.mesh.metrics();
-    const counters = { ...d.counters(), ...mesh.counters };
-    return c.text(renderMetrics(await d.status(), counters, mesh.gauges), 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    });
+    const js = d.jobs.stats;
+    const counters = {
+      ...d.counters(),
+      ...mesh.counters,
+      job_offers_sent: js.offersSent,
+      job_offers_refused: js.offersRefused,
+      jobs_replaced: js.replaced,
+      job_attempts_fenced: js.fenced,
+    };
+    const rt = d.jobs.roundTrips;
+    const qs = [0.5, 0.9, 0.99];
+    const placement_round_trip: Summary = {
+      help: "Offer sent to admitted, for jobs this node placed (quantiles: the last 1024).",
+      quantiles: rt.quantiles(qs).map((ms, i) => [qs[i], ms / 1000]),
+      count: rt.count,
+      sumSeconds: rt.sumMs / 1000,
+    };
+    return c.text(
+      renderMetrics(await d.status(), counters, mesh.gauges, { placement_round_trip }),
+      200,
+      {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      },
+    );
   });
 
   app.get("/v1/nodes", (c) => c.json(d.mesh.nodes()));

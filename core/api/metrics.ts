@@ -9,8 +9,16 @@ function esc(v: string): string {
 interface Metric {
   name: string;
   help: string;
-  type: "gauge" | "counter";
-  samples: Array<{ labels?: Record<string, string>; value: number }>;
+  type: "gauge" | "counter" | "summary";
+  samples: Array<{ labels?: Record<string, string>; value: number; suffix?: string }>;
+}
+
+/** A summary in seconds: quantiles of a recent window, count and sum of all time. */
+export interface Summary {
+  help: string;
+  quantiles: Array<[q: number, seconds: number]>;
+  count: number;
+  sumSeconds: number;
 }
 
 function render(metrics: Metric[]): string {
@@ -21,7 +29,12 @@ function render(metrics: Metric[]): string {
       const labels = s.labels
         ? "{" + Object.entries(s.labels).map(([k, v]) => `${k}="${esc(v)}"`).join(",") + "}"
         : "";
-      out.push(`${m.name}${labels} ${Number.isFinite(s.value) ? s.value : 0}`);
+      const value = Number.isFinite(s.value)
+        ? s.value
+        : m.type === "summary" && Number.isNaN(s.value)
+        ? "NaN"
+        : 0;
+      out.push(`${m.name}${s.suffix ?? ""}${labels} ${value}`);
     }
   }
   return out.join("\n") + "\n";
@@ -32,6 +45,7 @@ export function renderMetrics(
   s: NodeStatus,
   counters: Record<string, number>,
   gauges: Record<string, number> = {},
+  summaries: Record<string, Summary> = {},
 ): string {
   const gauge = (name: string, help: string, value: number): Metric => ({
     name,
@@ -114,5 +128,18 @@ export function renderMetrics(
   };
   add(counters, "counter");
   add(gauges, "gauge");
+  for (const [key, sm] of Object.entries(summaries).sort()) {
+    metrics.push({
+      name: `herd_${key}_seconds`,
+      help: sm.help,
+      type: "summary",
+      samples: [
+        // An empty window has no quantiles: NaN, as Prometheus client libraries write it.
+        ...sm.quantiles.map(([q, v]) => ({ labels: { quantile: String(q) }, value: v })),
+        { suffix: "_sum", value: sm.sumSeconds },
+        { suffix: "_count", value: sm.count },
+      ],
+    });
+  }
   return render(metrics);
 }

@@ -13,6 +13,7 @@ import type { Placer } from "../scheduler/placer.ts";
 import { explain } from "../scheduler/explain.ts";
 import { type Rpc, RpcError, ServiceRefusal } from "../mesh/rpc.ts";
 import { newJobId } from "../ids.ts";
+import { LatencyWindow } from "../latency_window.ts";
 import { followStream, type StreamLine } from "../api/follow.ts";
 import type { LogHub } from "./logs.ts";
 import type { JobRunner } from "./runner.ts";
@@ -104,6 +105,8 @@ export class JobService {
   readonly #localStreams = new Map<number, ReadableStream<Uint8Array>>();
   #nextLocalSub = 1;
   readonly stats = { offersSent: 0, offersRefused: 0, replaced: 0, fenced: 0 };
+  /** Offer sent → admitted, as this node placed them (`/metrics`). */
+  readonly roundTrips = new LatencyWindow();
   /** Records for each owner (`own`) and attempts' ends (`ended`): one message per batch. */
   readonly #copies: Batcher<string, JobRecord, JobRecord>;
   readonly #ends: Batcher<string, JobRecord, JobRecord>;
@@ -316,9 +319,11 @@ export class JobService {
           },
           ...(sub ? { attach: sub.sub } : localSub !== undefined ? { attach: localSub } : {}),
         };
+        const sent = performance.now();
         const running = asRecord(
           await this.#d.rpc.call(target, SERVICE, "offer", body, OFFER_TIMEOUT_MS),
         );
+        if (target !== this.#d.selfId) this.roundTrips.add(performance.now() - sent);
         const record: JobRecord = {
           ...running,
           rev: (rec.rev ?? 0) + 1,

@@ -3,6 +3,7 @@
 // that fits nowhere waits as pending and starts when room appears; a job whose node is
 // killed -9 runs again elsewhere.
 import assert from "node:assert/strict";
+import { findAgent } from "../../core/datadir.ts";
 import { Agent, expectCode, FIXTURES, until } from "./_harness.ts";
 
 interface Job {
@@ -112,6 +113,17 @@ Deno.test("a GPU job submitted on the Pi runs on the GPU server; output, exit co
     const logs = await pi.herd(["logs", lid]);
     expectCode(logs, 0, "logs");
     assert.equal(logs.stdout, "first\nsecond\n");
+
+    // The Pi placed those four jobs on the server: its round trips are in /metrics.
+    const { info, token } = await findAgent(pi.dataDir);
+    const metrics = await (await fetch(`${info.apiUrl}/metrics`, {
+      headers: { authorization: `Bearer ${token}` },
+    })).text();
+    assert.match(metrics, /# TYPE herd_placement_round_trip_seconds summary/);
+    assert.match(metrics, /herd_placement_round_trip_seconds\{quantile="0\.99"\} \d/);
+    const count = Number(/herd_placement_round_trip_seconds_count (\d+)/.exec(metrics)?.[1]);
+    assert.ok(count >= 4, `round trips counted: ${count}`);
+    assert.match(metrics, /herd_job_offers_sent_total \d+/);
 
     // Nothing fits: refused at once; with --queue it waits, then runs when room appears.
     const nope = await pi.herd(["run", "--gpu", "9", "--", "true"]);
