@@ -14,6 +14,7 @@ Commands:
   ps        list jobs
   logs      print a job's output
   kill      stop a job
+  migrate   move a running job to another node
   status    show the running node
   nodes     list the cluster's members (--watch to follow)
   token     print the cluster's join token
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ps: async () => (await import("./cli/jobs.ts")).ps,
   logs: async () => (await import("./cli/jobs.ts")).logs,
   kill: async () => (await import("./cli/jobs.ts")).kill,
+  migrate: async () => (await import("./cli/migrate.ts")).migrate,
   status: async () => (await import("./cli/node.ts")).status,
   profile: async () => (await import("./cli/node.ts")).profile,
   config: async () => (await import("./cli/node.ts")).config,

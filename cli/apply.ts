@@ -34,7 +34,8 @@ under a top-level jobs: key. The fields are herd run's flags:
   spread: true                  at most one replica per node
   restart: on-failure           never, on-failure or always; or a map:
                                 {policy: always, max-attempts: 5, backoff: 2s}
-  checkpoint-dir: ./state       carried to the next attempt's node
+  checkpoint-dir: state         $HERD_CHECKPOINT_DIR, kept for the next attempt and
+                                copied by \`herd migrate\`; relative to the node's data dir
   policy: NAME|PATH             scheduling policy, or a policy module's path
   constraints: {class: Edge}    also arch, gpu-model, gpu-mem, compute-capability
   labels: {zone: lab}           only nodes with these labels
@@ -42,7 +43,7 @@ under a top-level jobs: key. The fields are herd run's flags:
   allow-low-battery: true       allow a node on battery below scheduler.minBattery
   allow-hot: true               allow a node above scheduler.maxTemperature
 
-Relative paths in a file are relative to its directory.
+Other relative paths in a file are relative to its directory.
 
 Exit status: 0 when the node applied every job; 2 for a file that is not valid
 (nothing is applied); 3 when no node is running.

@@ -54,6 +54,9 @@ take it now, herd run fails (exit 125) unless --queue is given.
   --restart POLICY     never | on-failure (default) | always: what follows a failure,
                        or the death of the job's node
   --max-attempts N     attempts in all, the first included (default 3)
+  --checkpoint-dir DIR the job's state, kept for its next attempt: $HERD_CHECKPOINT_DIR;
+                       \`herd migrate\` copies it to the new node. Relative: under the
+                       node's data dir (one per job); absolute: that path on any node
   --policy NAME|PATH   scheduling policy (default scheduler.policy), or a policy
                        module's path, run in a worker without permissions
   --constraint K=V     arch=aarch64, class=Edge, gpu-model=A100, gpu-mem=40G,
@@ -129,6 +132,7 @@ export async function buildRequest(
     "spread": { type: "boolean" },
     "restart": { type: "string" },
     "max-attempts": { type: "string" },
+    "checkpoint-dir": { type: "string" },
   }, Infinity);
   if (values.help) return "help";
   if (positionals.length > 0) {
@@ -241,6 +245,13 @@ export async function buildRequest(
       if (n < 1) throw new UsageError("--max-attempts must be at least 1");
       req.restart.maxAttempts = n;
     }
+  }
+  if (values["checkpoint-dir"] !== undefined) {
+    const dir = values["checkpoint-dir"];
+    if (dir.length === 0 || dir.split("/").includes("..")) {
+      throw new UsageError(`--checkpoint-dir: a directory without '..': got '${dir}'`);
+    }
+    req.checkpointDir = dir;
   }
   if (dryRun && values.detach) throw new UsageError("run: --dry-run runs nothing to detach from");
   return {

@@ -173,6 +173,7 @@ async function start(
     clock: systemClock,
     random: cryptoRandom,
     hub,
+    checkpointRoot: `${o.dataDir}/checkpoints`,
     log: o.log,
     ended: (r) => late.jobs?.jobEnded(r),
     observe: (e) => {
@@ -342,6 +343,8 @@ async function start(
     clock: systemClock,
     random: cryptoRandom,
     historyLimit: config["jobs.historyLimit"],
+    killGraceMs: config["jobs.killGrace"],
+    checkpointRoot: `${o.dataDir}/checkpoints`,
     log: o.log,
   });
   late.jobs = service;

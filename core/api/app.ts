@@ -85,6 +85,11 @@ const ApplySchema = v.strictObject({
   jobs: v.pipe(v.array(JobSubmissionSchema), v.minLength(1), v.maxLength(1000)),
 });
 
+const MigrateSchema = v.strictObject({
+  /** A member's id, id prefix or name; left out: the best other member. */
+  to: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
+});
+
 const ExplainRequestSchema = v.strictObject({
   resources: v.optional(ResourcesSchema),
   placement: v.optional(PlacementSchema),
@@ -323,6 +328,34 @@ export function createApi(d: ApiDeps): Hono {
     }
     try {
       return c.json(await d.jobs.kill(j.job));
+    } catch (e) {
+      return refusal(e);
+    }
+  });
+
+  app.post("/v1/jobs/:id/migrate", async (c) => {
+    const parsed = await readBody(c.req.raw, MigrateSchema);
+    if (!parsed.ok) return parsed.error;
+    const j = await withJob(c.req.param("id"));
+    if ("error" in j) return j.error;
+    if (j.job.state !== "running") {
+      return fail(409, "not_running", `job ${j.job.id} is not running (it is ${j.job.state})`);
+    }
+    let to: string | undefined;
+    if (parsed.value.to !== undefined) {
+      const live = d.mesh.nodes().filter((n) => n.state === "alive");
+      to = resolveNode(live, parsed.value.to) ?? undefined;
+      if (!to) {
+        return fail(
+          404,
+          "no_such_node",
+          `no live member '${parsed.value.to}'`,
+          "`herd nodes` lists the members",
+        );
+      }
+    }
+    try {
+      return c.json(named([await d.jobs.migrate(j.job, to)])[0]);
     } catch (e) {
       return refusal(e);
     }

@@ -471,9 +471,8 @@ class JobReader {
     if (f.replicas !== undefined) sub.replicas = f.replicas;
     if (f.spread !== undefined) sub.spread = f.spread;
     if (f.restart !== undefined) sub.restart = this.restart(f.restart);
-    if (f["checkpoint-dir"] !== undefined) {
-      sub.checkpointDir = resolve(this.baseDir, f["checkpoint-dir"]);
-    }
+    // Relative: under the running node's data dir, not this file's (checkpoint.ts).
+    if (f["checkpoint-dir"] !== undefined) sub.checkpointDir = f["checkpoint-dir"];
     return sub;
   }
 

@@ -13,6 +13,8 @@
 //   own        any → owner        keep these copies of job records (the higher rev wins)
 //   ended      runner → owners     these attempts ended (their records)
 //   running    runner → owners     these attempts run here (reply: the fenced ones to stop)
+//   pull       migrator → target  fetch the job's output tail and checkpoint from its old node
+//   carry      target → old node  one page of them (reply: the chunks, or archive bytes)
 
 import * as v from "valibot";
 import { ARCHES, NODE_CLASSES } from "../../plugins/sdk.ts";
@@ -71,7 +73,12 @@ export const RestartSchema = v.strictObject({
 
 const Name = v.pipe(v.string(), v.regex(JOB_NAME, "name: letters, digits, _ . - (up to 63)"));
 const Timeout = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_DURATION_MS));
-const CheckpointDir = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
+const CheckpointDir = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(4096),
+  v.check((d) => !d.split("/").includes(".."), "a checkpoint dir must not contain '..'"),
+);
 
 /** A job as the API takes it (`herd run`, `herd apply`): defaults not yet applied. */
 export const JobSubmissionSchema = v.strictObject({
@@ -155,11 +162,15 @@ export const BODIES = {
     d: v.instance(Uint8Array),
     fin: v.optional(v.literal(true)),
   }),
-  kill: v.strictObject({ id: JobId }),
+  kill: v.strictObject({ id: JobId, reason: v.optional(v.pipe(v.string(), v.maxLength(200))) }),
   find: v.strictObject({ key: v.pipe(v.string(), v.minLength(1), v.maxLength(64)) }),
   list: v.strictObject({ all: v.boolean() }),
   own: v.strictObject({ jobs: Records }),
   ended: v.strictObject({ jobs: Records }),
+  /** Migration, to the target: fetch the job's output tail and checkpoint from `from`. */
+  pull: v.strictObject({ id: JobId, from: NodeId, checkpointDir: v.optional(CheckpointDir) }),
+  /** Migration, to the old node: a page of the output tail (after seq `at`) or the checkpoint archive (from byte `at`). */
+  carry: v.strictObject({ id: JobId, what: v.picklist(["logs", "checkpoint"]), at: Uint }),
   running: v.strictObject({
     jobs: v.pipe(
       v.array(v.strictObject({ id: JobId, attempt: Attempt })),

@@ -85,6 +85,15 @@ export class LogWriter {
     private readonly onError: (e: Error) => void,
   ) {}
 
+  /** Continues after the job's stored output (an earlier attempt's) instead of over it. */
+  async resume(): Promise<void> {
+    for await (const e of this.kv.list<LogChunk>({ prefix: keys.logs(this.jobId) })) {
+      this.#seq = Math.max(this.#seq, e.value.last);
+      this.#stored.push({ seq: e.value.seq, bytes: e.value.data.length });
+      this.#storedBytes += e.value.data.length;
+    }
+  }
+
   /** Resolves when live readers that apply backpressure have taken the output. */
   write(stream: Stream, data: Uint8Array): void | Promise<void> {
     // Each stored value must stay under the KV limit: split on arrival, one seq per piece.

@@ -21,6 +21,7 @@ import {
   release,
 } from "./admission.ts";
 import { Batcher } from "./batcher.ts";
+import { checkpointPath } from "./checkpoint.ts";
 import { isFinal, type JobRecord, type JobSpec } from "./job.ts";
 import { deleteStoredLogs, LogHub, LogWriter } from "./logs.ts";
 
@@ -43,6 +44,8 @@ export interface RunnerDeps {
   clock: Clock;
   random: RandomBytes;
   hub: LogHub;
+  /** Relative checkpoint dirs live under this, one dir per job (checkpoint.ts). */
+  checkpointRoot: string;
   /** Where the runner reports problems that do not stop a job. */
   log: (line: string) => void;
   /** Told of every job's end after it is recorded: the job service reports it to the owners. */
@@ -279,6 +282,13 @@ export class JobRunner {
     running.done = (async () => {
       let outcome: ExecutorOutcome;
       try {
+        // Earlier attempts' output (here, or carried by a migration) stays before this one's.
+        await logs.resume();
+        if (record.spec.checkpointDir) {
+          const dir = checkpointPath(this.d.checkpointRoot, record.id, record.spec.checkpointDir);
+          await Deno.mkdir(dir, { recursive: true });
+          env.HERD_CHECKPOINT_DIR = dir;
+        }
         outcome = await executor.run({
           jobId: record.id,
           attempt: record.attempt,

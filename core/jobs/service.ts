@@ -15,7 +15,6 @@ import { type Rpc, RpcError, ServiceRefusal } from "../mesh/rpc.ts";
 import { newJobId } from "../ids.ts";
 import { LatencyWindow } from "../latency_window.ts";
 import { followStream, type StreamLine } from "../api/follow.ts";
-import type { LogHub } from "./logs.ts";
 import type { JobRunner } from "./runner.ts";
 import {
   type AttemptRecord,
@@ -34,6 +33,9 @@ import {
   SERVICE,
 } from "./job_protocol.ts";
 import { Batcher } from "./batcher.ts";
+import { checkpointPath, packCheckpoint, unpackCheckpoint } from "./checkpoint.ts";
+import { keys } from "../store.ts";
+import { deleteStoredLogs, type LogChunk, type LogHub } from "./logs.ts";
 import { newer, OwnedJobs } from "./owned.ts";
 import { ownerKey, ownersOf } from "./owners.ts";
 import { Receiver, Shipper } from "./output_shipping.ts";
@@ -52,6 +54,11 @@ export const REPORT_INTERVAL_MS = 10_000;
 export const MAX_BACKOFF_MS = 60_000;
 /** While a followed job's node is gone, its owners are asked where it went this often. */
 const RELOCATE_POLL_MS = 200;
+/** A migration's copy of output and checkpoint: bytes per `carry` page, and the longest wait for all. */
+const CARRY_PAGE_BYTES = 512 * 1024;
+const PULL_TIMEOUT_MS = 10 * 60_000;
+/** A packed checkpoint nobody finished reading is deleted after this. */
+const CARRY_KEEP_MS = 10 * 60_000;
 /** Records per `own`/`ended` message, and their bytes (as JSON) at most. */
 const COPY_BATCH = 64;
 const COPY_BATCH_BYTES = 512 * 1024;
@@ -68,6 +75,10 @@ export interface JobServiceDeps {
   clock: Clock;
   random: RandomBytes;
   historyLimit: number;
+  /** How long a stopped job has to exit before it is killed (`jobs.killGrace`). */
+  killGraceMs: number;
+  /** Relative checkpoint dirs live under this (checkpoint.ts). */
+  checkpointRoot: string;
   log(line: string): void;
 }
 
@@ -103,6 +114,11 @@ export class JobService {
   #closed = false;
   /** Attached streams of jobs this node offered itself, by subscription (see `offer`). */
   readonly #localStreams = new Map<number, ReadableStream<Uint8Array>>();
+  /** Checkpoints packed for a migration, by job id: the archive being read. */
+  readonly #packed = new Map<
+    string,
+    { file: string; size: number; timer: ReturnType<typeof setTimeout> }
+  >();
   #nextLocalSub = 1;
   readonly stats = { offersSent: 0, offersRefused: 0, replaced: 0, fenced: 0 };
   /** Offer sent → admitted, as this node placed them (`/metrics`). */
@@ -153,6 +169,7 @@ export class JobService {
     clearInterval(this.#reportTimer);
     clearTimeout(this.#retrySoon);
     for (const t of this.#timers) clearTimeout(t);
+    for (const id of [...this.#packed.keys()]) this.#unpack(id);
   }
 
   // ── submitting ────────────────────────────────────────────────────────────
@@ -283,6 +300,8 @@ export class JobService {
     avoid: readonly string[],
     attach: boolean,
     exclude: ReadonlySet<string> = new Set(),
+    /** Offer only to this member (a migration's target). */
+    only?: string,
   ): Promise<{ record: JobRecord; stream?: ReadableStream<Uint8Array>; why?: string }> {
     const spec = rec.spec;
     const { policy, ...constraints } = spec.placement ?? {};
@@ -293,7 +312,9 @@ export class JobService {
       ...(avoid.length || exclude.size ? { spreadAvoid: [...avoid, ...exclude] } : {}),
     };
     const decision = await this.#d.placer.decide(request, policy);
-    const ranked = decision.result.ranked;
+    const ranked = only === undefined
+      ? decision.result.ranked
+      : decision.result.ranked.filter((c) => c.node.id === only);
     const refusals: string[] = [];
     let attempt = rec.attempt;
     for (const [i, cand] of ranked.slice(0, MAX_OFFERS).entries()) {
@@ -399,7 +420,16 @@ export class JobService {
   async kill(job: JobRecord): Promise<JobRecord> {
     const at = job.state === "pending" ? this.#primary(job) : job.nodeId;
     if (!at) throw new ServiceRefusal("not_running", `job ${job.id} has no live owner`);
-    return asRecord(await this.#d.rpc.call(at, SERVICE, "kill", { id: job.id }, QUERY_TIMEOUT_MS));
+    // The runner answers once the job has exited: allow it its grace period.
+    return asRecord(
+      await this.#d.rpc.call(
+        at,
+        SERVICE,
+        "kill",
+        { id: job.id },
+        QUERY_TIMEOUT_MS + this.#d.killGraceMs,
+      ),
+    );
   }
 
   /** A job's output: the stored tail, then (with `follow`) live until it ends. */
@@ -820,8 +850,8 @@ export class JobService {
     on("unfollow", (from, { sub }) => this.#shipper.stop(from, sub));
     on("ack", (from, { sub, seq }) => this.#shipper.ack(from, sub, seq));
     on("out", (from, body) => this.#receiver.receive(from, body));
-    on("kill", async (_from, { id }) => {
-      if (this.#d.runner.kill(id)) {
+    on("kill", async (_from, { id, reason }) => {
+      if (this.#d.runner.kill(id, reason)) {
         await this.#d.runner.settled(id);
         return await this.#d.runner.get(id);
       }
@@ -867,6 +897,12 @@ export class JobService {
       await this.#owned.mergeAll(keep);
       return true;
     });
+    on("pull", async (_from, { id, from: source, checkpointDir }) => {
+      return await this.#pull(id, source, checkpointDir);
+    });
+    on("carry", async (_from, { id, what, at }) => {
+      return what === "logs" ? await this.#carryLogs(id, at) : await this.#carryCheckpoint(id, at);
+    });
     on("running", async (from, { jobs }) => {
       const fenced: string[] = [];
       for (const j of jobs) {
@@ -906,6 +942,215 @@ export class JobService {
     return undefined;
   }
 
+  // ── migration ─────────────────────────────────────────────────────────────
+
+  /**
+   * `herd migrate`: stops the job on its node and starts the next attempt on `to` (a
+   * member's id) or on the best other member, after copying its output tail and
+   * checkpoint dir there. Refused, with nothing stopped, when no other member can take it.
+   */
+  async migrate(job: JobRecord, to?: string): Promise<JobRecord> {
+    if (job.state !== "running") {
+      throw new ServiceRefusal("not_running", `job ${job.id} is not running (it is ${job.state})`);
+    }
+    const source = job.nodeId;
+    const { policy, ...constraints } = job.spec.placement ?? {};
+    const decision = await this.#d.placer.decide({
+      id: job.id,
+      resources: job.spec.resources,
+      ...constraints,
+      spreadAvoid: [source],
+    }, policy);
+    const ranked = decision.result.ranked;
+    let target = ranked[0];
+    if (to !== undefined) {
+      if (to === source) throw new ServiceRefusal("invalid", `job ${job.id} already runs there`);
+      target = ranked.find((c) => c.node.id === to)!;
+      if (!target) {
+        const no = decision.result.rejected.find((r) => r.node.id === to);
+        throw new ServiceRefusal(
+          "does_not_fit",
+          no
+            ? `job ${job.id} cannot move to ${no.node.name || to}: ${no.reason}`
+            : `job ${job.id} cannot move to ${to}: it is not a live member`,
+        );
+      }
+    }
+    if (!target) {
+      const ex = explain(decision.result, { limit: 0, rejectedLimit: 1 });
+      throw new ServiceRefusal(
+        "does_not_fit",
+        `no other member can take job ${job.id}${
+          ex.rejected[0] ? `: e.g. ${ex.rejected[0].name}: ${ex.rejected[0].reason}` : ""
+        }`,
+      );
+    }
+    const name = target.node.name || target.node.id;
+    const stopped = asRecord(
+      await this.#d.rpc.call(
+        source,
+        SERVICE,
+        "kill",
+        { id: job.id, reason: `migrated to ${name}` },
+        QUERY_TIMEOUT_MS + this.#d.killGraceMs,
+      ),
+    );
+    const carried = await this.#d.rpc.call(target.node.id, SERVICE, "pull", {
+      id: job.id,
+      from: source,
+      ...(job.spec.checkpointDir ? { checkpointDir: job.spec.checkpointDir } : {}),
+    }, PULL_TIMEOUT_MS) as { logBytes: number; checkpointBytes: number };
+    const owned = (await this.#owned.get(job.id)) ?? job;
+    // An owner may have recorded the stop already (the node's `ended`): once only.
+    const earlier = (owned.history ?? []).filter((h) => h.attempt < stopped.attempt);
+    const history: AttemptRecord[] = [...earlier, {
+      attempt: stopped.attempt,
+      nodeId: source,
+      state: stopped.state,
+      reason: stopped.reason ?? `migrated to ${name}`,
+      ...(stopped.exitCode !== undefined ? { exitCode: stopped.exitCode } : {}),
+      ...(stopped.finishedAt ? { finishedAt: stopped.finishedAt } : {}),
+    }];
+    const from: JobRecord = {
+      ...owned,
+      ...stopped,
+      attempt: Math.max(stopped.attempt, owned.attempt),
+      history,
+      rev: Math.max(owned.rev ?? 0, stopped.rev ?? 0) + 1,
+      origin: owned.origin ?? job.origin,
+    };
+    const placed = await this.#place(from, [], false, new Set([source]), target.node.id);
+    const rec: JobRecord = placed.record.state === "running"
+      ? { ...placed.record, reason: `migrated from ${source}` }
+      : { ...placed.record, reason: `waiting after a migration: ${placed.why}` };
+    await this.#keep(rec);
+    if (rec.state !== "running") {
+      throw new ServiceRefusal(
+        "does_not_fit",
+        `job ${job.id} was stopped but ${name} refused it (${placed.why}); it waits as pending`,
+      );
+    }
+    this.#d.log(
+      `herd: job ${job.id} migrated from ${source} to ${name} (attempt ${rec.attempt}; ${carried.logBytes} bytes of output, ${carried.checkpointBytes} of checkpoint)`,
+    );
+    return rec;
+  }
+
+  /** On the target: fetch the job's output tail and checkpoint from its old node. */
+  async #pull(
+    id: string,
+    source: string,
+    checkpointDir: string | undefined,
+  ): Promise<{ logBytes: number; checkpointBytes: number }> {
+    let logBytes = 0;
+    const kv = this.#d.kv;
+    // Output first: the next attempt's numbering continues after it (LogWriter.resume).
+    await deleteStoredLogs(kv, id);
+    for (let after = 0;;) {
+      const page = await this.#d.rpc.call(source, SERVICE, "carry", {
+        id,
+        what: "logs",
+        at: after,
+      }, QUERY_TIMEOUT_MS) as { chunks: LogChunk[]; more: boolean };
+      let write = kv.atomic();
+      for (const c of page.chunks) {
+        // A copy: the decoded bytes are a view into the whole message, which KV would store.
+        write = write.set(keys.log(id, c.seq), { ...c, data: c.data.slice() });
+        logBytes += c.data.length;
+        after = c.last;
+      }
+      if (page.chunks.length > 0 && !(await write.commit()).ok) {
+        throw new Error("storing the carried output was refused by the store");
+      }
+      if (!page.more || page.chunks.length === 0) break;
+    }
+    let checkpointBytes = 0;
+    if (checkpointDir) {
+      const file = await Deno.makeTempFile({ prefix: "herd-checkpoint-in-", suffix: ".tar.gz" });
+      try {
+        const out = await Deno.open(file, { write: true });
+        try {
+          for (;;) {
+            const page = await this.#d.rpc.call(source, SERVICE, "carry", {
+              id,
+              what: "checkpoint",
+              at: checkpointBytes,
+            }, QUERY_TIMEOUT_MS) as { d: Uint8Array; eof: boolean };
+            for (let w = 0; w < page.d.length;) w += await out.write(page.d.subarray(w));
+            checkpointBytes += page.d.length;
+            if (page.eof) break;
+          }
+        } finally {
+          out.close();
+        }
+        await unpackCheckpoint(file, checkpointPath(this.#d.checkpointRoot, id, checkpointDir));
+      } finally {
+        await Deno.remove(file).catch(() => {});
+      }
+    }
+    return { logBytes, checkpointBytes };
+  }
+
+  /** On the old node: the stored output after seq `after`, a page at a time. */
+  async #carryLogs(id: string, after: number): Promise<{ chunks: LogChunk[]; more: boolean }> {
+    const chunks: LogChunk[] = [];
+    let bytes = 0;
+    const iter = this.#d.kv.list<LogChunk>({
+      prefix: keys.logs(id),
+      start: keys.log(id, after + 1),
+    });
+    for await (const e of iter) {
+      if (chunks.length > 0 && bytes + e.value.data.length > CARRY_PAGE_BYTES) {
+        return { chunks, more: true };
+      }
+      chunks.push(e.value);
+      bytes += e.value.data.length;
+    }
+    return { chunks, more: false };
+  }
+
+  /** On the old node: the job's checkpoint dir packed, from byte `at`. */
+  async #carryCheckpoint(id: string, at: number): Promise<{ d: Uint8Array; eof: boolean }> {
+    let packed = this.#packed.get(id);
+    if (!packed || at === 0) {
+      if (packed) this.#unpack(id);
+      const rec = await this.#d.runner.get(id);
+      if (!rec?.spec.checkpointDir) {
+        throw new ServiceRefusal("invalid", `job ${id} has no checkpoint dir on this node`);
+      }
+      const file = await packCheckpoint(
+        checkpointPath(this.#d.checkpointRoot, id, rec.spec.checkpointDir),
+      );
+      const timer = setTimeout(() => this.#unpack(id), CARRY_KEEP_MS);
+      packed = { file, size: (await Deno.stat(file)).size, timer };
+      this.#packed.set(id, packed);
+    }
+    const f = await Deno.open(packed.file, { read: true });
+    try {
+      await f.seek(at, Deno.SeekMode.Start);
+      const buf = new Uint8Array(Math.min(CARRY_PAGE_BYTES, Math.max(0, packed.size - at)));
+      let n = 0;
+      while (n < buf.length) {
+        const r = await f.read(buf.subarray(n));
+        if (r === null) break;
+        n += r;
+      }
+      const eof = at + n >= packed.size;
+      if (eof) this.#unpack(id);
+      return { d: buf.subarray(0, n), eof };
+    } finally {
+      f.close();
+    }
+  }
+
+  #unpack(id: string): void {
+    const p = this.#packed.get(id);
+    if (!p) return;
+    this.#packed.delete(id);
+    clearTimeout(p.timer);
+    Deno.remove(p.file).catch(() => {});
+  }
+
   /** Keeps the finished copies within the history limit. */
   prune(): Promise<void> {
     return this.#owned.prune(this.#d.historyLimit);
@@ -918,13 +1163,21 @@ export class JobService {
  */
 export function mergeRecords(answers: readonly JobRecord[][]): JobRecord[] {
   const best = new Map<string, JobRecord>();
+  const histories = new Map<string, JobRecord["history"]>();
   for (const list of answers) {
     for (const r of list) {
       const cur = best.get(r.id);
       if (!cur || better(r, cur)) best.set(r.id, r);
+      // The runner's record has no history: the owners' copies hold the earlier attempts.
+      if ((r.history?.length ?? 0) > (histories.get(r.id)?.length ?? 0)) {
+        histories.set(r.id, r.history);
+      }
     }
   }
-  return [...best.values()];
+  return [...best.values()].map((r) => {
+    const h = histories.get(r.id)?.filter((a) => a.attempt < r.attempt);
+    return r.history || !h?.length ? r : { ...r, history: h };
+  });
 }
 
 function better(a: JobRecord, b: JobRecord): boolean {

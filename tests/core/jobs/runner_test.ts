@@ -33,6 +33,7 @@ Deno.test("when the job's end cannot be recorded, its followers still hear that 
     clock: { now: () => 1 },
     random: seededRandom(1),
     hub,
+    checkpointRoot: "/nonexistent/checkpoints",
     log: (l) => logged.push(l),
   });
   const sub = await runner.submit({ executor: "waiting", task: {} });
