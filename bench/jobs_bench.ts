@@ -19,10 +19,13 @@ const { values } = parseArgs({
     jobs: { type: "string", default: "1000" },
     concurrency: { type: "string", default: "32" },
     kills: { type: "string", default: "5" },
+    // Jobs per request (`herd run --replicas R`): their offers and admissions share messages.
+    replicas: { type: "string", default: "1" },
   },
 });
 const N = Number(values.nodes), JOBS = Number(values.jobs), CONC = Number(values.concurrency);
 const KILLS = Number(values.kills);
+const REPLICAS = Number(values.replicas);
 
 interface Api {
   url: string;
@@ -94,27 +97,36 @@ try {
   );
 
   // Throughput: CONC clients, round-robin over the nodes' APIs, short jobs.
-  const job = { executor: "exec", task: { command: ["true"] }, resources: { cpu: 0.01 } };
+  const job = {
+    executor: "exec",
+    task: { command: ["true"] },
+    resources: { cpu: 0.01 },
+    ...(REPLICAS > 1 ? { replicas: REPLICAS } : {}),
+  };
   let next = 0, admitted = 0, refused = 0;
   const rtts: number[] = [];
   const cpu0 = await cpuSeconds(agents);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONC }, async (_, c) => {
     for (;;) {
-      const i = next++;
+      const i = next;
+      next += REPLICAS;
       if (i >= JOBS) return;
       const s = performance.now();
       const r = await call(apis[(i + c) % N], "POST", "/v1/jobs", job);
       rtts.push(performance.now() - s);
-      if (r.status === 201) admitted++;
-      else refused++;
+      const placed = REPLICAS > 1
+        ? (r.body as Array<{ state: string }>).filter((j) => j.state === "running").length
+        : 1;
+      if (r.status === 201) admitted += placed;
+      else refused += REPLICAS;
     }
   }));
   const secs = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 1000)); // the last jobs end and are reported
   const cpu = await cpuSeconds(agents) - cpu0;
   console.log(
-    `placements end to end, ${N} nodes, ${CONC} clients: ${admitted} admitted (${refused} refused) in ${
+    `placements end to end, ${N} nodes, ${CONC} clients, ${REPLICAS} per request: ${admitted} admitted (${refused} refused) in ${
       secs.toFixed(2)
     } s = ${(admitted / secs).toFixed(0)}/s; submit → admitted p50 ${
       pct(rtts, 50).toFixed(2)

@@ -409,6 +409,9 @@ function report(job: JobRecord): number {
   }
   if (job.state !== "succeeded" && job.reason && !/^exited with code/.test(job.reason)) {
     console.error(`herd: job ${job.id} ${job.state}: ${job.reason}`);
+    if (/^migrated to /.test(job.reason)) {
+      console.error(`herd: its next attempt runs there: 'herd logs -f ${job.id}' follows it`);
+    }
   }
   return exitCodeOf(job);
 }

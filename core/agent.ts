@@ -322,6 +322,9 @@ async function start(
     defaultPolicy: config["scheduler.policy"],
     members: () => mesh.nodes().map((n) => ({ id: n.id, state: n.state, meta: n })),
     rtt: (a, b) => mesh.rttMs(a, b),
+    now: () => systemClock.now(),
+    // The target announces within loadAnnounceInterval; gossip takes it round within ~1 s.
+    holdMs: config["agent.loadAnnounceInterval"] + 1_000,
   });
   cleanups.push(() => placer.close());
   const rpc = new Rpc({

@@ -2,7 +2,7 @@
 // on receipt (the transport checked only the envelope). A body that fails its schema is
 // refused with `invalid`, never acted on.
 //
-//   offer      placer → target     run this attempt here, if it fits (reply: the record)
+//   offer      placer → target     run these attempts here, if they fit (reply: each record or refusal)
 //   follow     reader → runner     ship this job's output stream to me as `out` messages
 //   unfollow   reader → runner     stop shipping
 //   ack        reader → runner     output received up to `seq` (the shipping window)
@@ -142,16 +142,22 @@ const Records = v.pipe(v.array(RecordSchema), v.minLength(1), v.maxLength(256));
 
 export const BODIES = {
   offer: v.strictObject({
-    job: v.strictObject({
-      id: JobId,
-      spec: SpecSchema,
-      attempt: Attempt,
-      submittedAt: Uint,
-      origin: NodeId,
-      why: v.optional(v.pipe(v.string(), v.maxLength(512))),
-    }),
-    /** Ship the output to the caller under this subscription, holding the job back. */
-    attach: v.optional(Sub),
+    jobs: v.pipe(
+      v.array(v.strictObject({
+        job: v.strictObject({
+          id: JobId,
+          spec: SpecSchema,
+          attempt: Attempt,
+          submittedAt: Uint,
+          origin: NodeId,
+          why: v.optional(v.pipe(v.string(), v.maxLength(512))),
+        }),
+        /** Ship the output to the caller under this subscription, holding the job back. */
+        attach: v.optional(Sub),
+      })),
+      v.minLength(1),
+      v.maxLength(64),
+    ),
   }),
   follow: v.strictObject({ id: JobId, sub: Sub, live: v.boolean() }),
   unfollow: v.strictObject({ sub: Sub }),

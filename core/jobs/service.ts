@@ -59,6 +59,10 @@ const CARRY_PAGE_BYTES = 512 * 1024;
 const PULL_TIMEOUT_MS = 10 * 60_000;
 /** A packed checkpoint nobody finished reading is deleted after this. */
 const CARRY_KEEP_MS = 10 * 60_000;
+/** Replicas (not spread) placed at once. */
+const REPLICAS_AT_ONCE = 64;
+/** Offers per message: a target admits them in one commit (admission.ts MAX_ADMIT_BATCH). */
+const OFFER_BATCH = 64;
 /** Records per `own`/`ended` message, and their bytes (as JSON) at most. */
 const COPY_BATCH = 64;
 const COPY_BATCH_BYTES = 512 * 1024;
@@ -126,6 +130,8 @@ export class JobService {
   /** Records for each owner (`own`) and attempts' ends (`ended`): one message per batch. */
   readonly #copies: Batcher<string, JobRecord, JobRecord>;
   readonly #ends: Batcher<string, JobRecord, JobRecord>;
+  /** Offers to each target: one message (and one admission commit there) per batch. */
+  readonly #offers: Batcher<string, Offer, OfferAnswer>;
 
   constructor(d: JobServiceDeps) {
     this.#d = d;
@@ -142,6 +148,11 @@ export class JobService {
       },
       COPY_BATCH,
       limit,
+    );
+    this.#offers = new Batcher(
+      async (target, jobs) =>
+        await d.rpc.call(target, SERVICE, "offer", { jobs }, OFFER_TIMEOUT_MS) as OfferAnswer[],
+      OFFER_BATCH,
     );
     this.#ends = new Batcher(
       async (owner, jobs) => {
@@ -218,10 +229,9 @@ export class JobService {
     applied?: { name: string; digest: string },
   ): Promise<SubmitOutcome> {
     const specs = this.#specs(s, applied);
-    const records: JobRecord[] = [];
     let stream: ReadableStream<Uint8Array> | undefined;
     const avoid: string[] = [];
-    for (const spec of specs) {
+    const one = async (spec: JobSpec): Promise<JobRecord> => {
       const now = this.#d.clock.now();
       const id = newJobId(now, this.#d.random);
       let rec: JobRecord = {
@@ -242,18 +252,29 @@ export class JobService {
       rec = placed.record;
       if (rec.state === "pending" && specs.length === 1 && !s.queue) {
         // `herd run` as docker run: told at once, nothing kept. `--queue` waits instead.
-        const one = this.#d.liveIds().length === 1;
+        const alone = this.#d.liveIds().length === 1;
         throw new ServiceRefusal(
           "does_not_fit",
-          one
+          alone
             ? `the job does not fit this node: ${placed.why}`
             : `no member can take the job now: ${placed.why}`,
         );
       }
       if (placed.stream) stream = placed.stream;
       if (rec.state === "running") avoid.push(rec.nodeId);
-      records.push(rec);
       await this.#replicate(rec);
+      return rec;
+    };
+    // Spread replicas go one after another (each avoids the nodes of those before); the
+    // others at once, so their offers and admissions share messages and commits. The
+    // placer's holds keep them from all going to the member that looked best first.
+    const records: JobRecord[] = [];
+    if (specs[0].spread) {
+      for (const spec of specs) records.push(await one(spec));
+    } else {
+      for (let i = 0; i < specs.length; i += REPLICAS_AT_ONCE) {
+        records.push(...await Promise.all(specs.slice(i, i + REPLICAS_AT_ONCE).map(one)));
+      }
     }
     if (attach && specs.length === 1 && !stream) {
       // Pending: the stream starts with the job and waits for it to be placed.
@@ -329,7 +350,7 @@ export class JobService {
       const localSub = attach && target === this.#d.selfId ? this.#nextLocalSub++ : undefined;
       this.stats.offersSent++;
       try {
-        const body: Body<"offer"> = {
+        const item: Offer = {
           job: {
             id: rec.id,
             spec,
@@ -341,9 +362,16 @@ export class JobService {
           ...(sub ? { attach: sub.sub } : localSub !== undefined ? { attach: localSub } : {}),
         };
         const sent = performance.now();
-        const running = asRecord(
-          await this.#d.rpc.call(target, SERVICE, "offer", body, OFFER_TIMEOUT_MS),
-        );
+        const unhold = this.#d.placer.hold(target, spec.resources);
+        const answer = await this.#offers.add(target, item).catch((e) => {
+          unhold();
+          throw e;
+        });
+        if (!answer.ok) {
+          unhold();
+          throw new RpcError("remote", answer.message, answer.code);
+        }
+        const running = asRecord(answer.record);
         if (target !== this.#d.selfId) this.roundTrips.add(performance.now() - sent);
         const record: JobRecord = {
           ...running,
@@ -815,6 +843,26 @@ export class JobService {
     }
   }
 
+  /** An offer to run an attempt here: admitted and started, or refused with the reason. */
+  async #offered(from: string, { job, attach }: Offer): Promise<OfferAnswer> {
+    const res = await this.#d.runner.submitPlaced({
+      id: job.id,
+      spec: job.spec as JobSpec,
+      attempt: job.attempt,
+      submittedAt: job.submittedAt,
+      origin: job.origin,
+      ...(job.why ? { why: job.why } : {}),
+    });
+    if (!res.ok) return { ok: false, code: res.code, message: res.message };
+    // Subscribed before anything else runs: the attached reader gets every byte.
+    if (attach !== undefined && from === this.#d.selfId) {
+      this.#localStreams.set(attach, this.#followLocal(res.record, true));
+    } else if (attach !== undefined) {
+      this.#shipper.ship(from, attach, this.#followLocal(res.record, true));
+    }
+    return { ok: true, record: res.record };
+  }
+
   #register(): void {
     const on = <O extends Op>(op: O, f: (from: string, body: Body<O>) => unknown) =>
       this.#d.rpc.handle(SERVICE, op, (from, raw) => {
@@ -823,24 +871,8 @@ export class JobService {
         return f(from, c.body);
       });
 
-    on("offer", async (from, { job, attach }) => {
-      const res = await this.#d.runner.submitPlaced({
-        id: job.id,
-        spec: job.spec as JobSpec,
-        attempt: job.attempt,
-        submittedAt: job.submittedAt,
-        origin: job.origin,
-        ...(job.why ? { why: job.why } : {}),
-      });
-      if (!res.ok) throw new ServiceRefusal(res.code, res.message);
-      // Subscribed before anything else runs: the attached reader gets every byte.
-      if (attach !== undefined && from === this.#d.selfId) {
-        this.#localStreams.set(attach, this.#followLocal(res.record, true));
-      } else if (attach !== undefined) {
-        this.#shipper.ship(from, attach, this.#followLocal(res.record, true));
-      }
-      return res.record;
-    });
+    // Offers that arrive together are admitted together (one KV commit: runner.admissions).
+    on("offer", (from, { jobs }) => Promise.all(jobs.map((o) => this.#offered(from, o))));
     on("follow", async (from, { id, sub, live }) => {
       const rec = await this.#d.runner.get(id);
       if (!rec) throw new ServiceRefusal("no_such_job", `job ${id} has not run on this node`);
@@ -1227,6 +1259,11 @@ function stable(x: unknown): string {
 }
 
 type Subscription = ReturnType<Receiver["open"]>;
+type Offer = Body<"offer">["jobs"][number];
+/** The target's answer to one offer (a refusal is an answer, not a failed call). */
+type OfferAnswer =
+  | { ok: true; record: JobRecord }
+  | { ok: false; code: string; message: string };
 /** What to do when a followed job's node is gone; set once the stream is built. */
 type GoneRef = { f: () => void };
 
