@@ -156,8 +156,11 @@ interface Subscription {
   received: number;
   acked: number;
   ackTimer?: ReturnType<typeof setTimeout>;
-  onGone: () => void;
+  onGone: (why: GoneReason) => void;
 }
+
+/** Why a subscription stopped early: its member is gone, or a message went missing. */
+export type GoneReason = "gone" | "gap";
 
 /** The reading side: streams fed by `out` messages from other members. */
 export class Receiver {
@@ -176,8 +179,8 @@ export class Receiver {
    */
   open(
     nodeId: string,
-    onGone: () => void,
-  ): { sub: number; stream: ReadableStream<Uint8Array>; close(): void } {
+    onGone: (why: GoneReason) => void,
+  ): { sub: number; nodeId: string; stream: ReadableStream<Uint8Array>; close(): void } {
     const sub = this.#nextSub++;
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const stream = new ReadableStream<Uint8Array>({
@@ -185,17 +188,7 @@ export class Receiver {
       cancel: () => this.#close(sub, true),
     });
     this.#subs.set(sub, { nodeId, controller, nextSeq: 0, received: 0, acked: 0, onGone });
-    return { sub, stream, close: () => this.#close(sub, true) };
-  }
-
-  /** Moves a subscription to another node (the job's next attempt runs there). */
-  retarget(sub: number, nodeId: string): void {
-    const s = this.#subs.get(sub);
-    if (!s) return;
-    s.nodeId = nodeId;
-    s.nextSeq = 0;
-    s.received = 0;
-    s.acked = 0;
+    return { sub, nodeId, stream, close: () => this.#close(sub, true) };
   }
 
   receive(from: string, body: { sub: number; seq: number; d: Uint8Array; fin?: true }): void {
@@ -204,7 +197,7 @@ export class Receiver {
     if (body.seq !== s.nextSeq) {
       // A message went missing (the connection broke): what follows would be corrupt.
       this.#send(from, "unfollow", { sub: body.sub });
-      s.onGone();
+      s.onGone("gap");
       return;
     }
     s.nextSeq++;
@@ -220,7 +213,7 @@ export class Receiver {
 
   /** A member failed or left: its subscriptions are told. */
   gone(nodeId: string): void {
-    for (const s of this.#subs.values()) if (s.nodeId === nodeId) s.onGone();
+    for (const s of this.#subs.values()) if (s.nodeId === nodeId) s.onGone("gone");
   }
 
   #ack(sub: number, s: Subscription): void {

@@ -38,7 +38,7 @@ import { keys } from "../store.ts";
 import { deleteStoredLogs, type LogChunk, type LogHub } from "./logs.ts";
 import { newer, OwnedJobs } from "./owned.ts";
 import { ownerKey, ownersOf } from "./owners.ts";
-import { Receiver, Shipper } from "./output_shipping.ts";
+import { type GoneReason, Receiver, Shipper } from "./output_shipping.ts";
 
 /** How long a target has to admit or refuse an offer. */
 export const OFFER_TIMEOUT_MS = 3_000;
@@ -345,7 +345,7 @@ export class JobService {
       } of ${ranked.length}`;
       const gone: GoneRef = { f: () => {} };
       const sub = attach && target !== this.#d.selfId
-        ? this.#receiver.open(target, () => gone.f())
+        ? this.#receiver.open(target, (why) => gone.f(why))
         : undefined;
       const localSub = attach && target === this.#d.selfId ? this.#nextLocalSub++ : undefined;
       this.stats.offersSent++;
@@ -516,6 +516,8 @@ export class JobService {
     let closed = false;
     let current = first;
     let controller!: ReadableStreamDefaultController<Uint8Array>;
+    /** The bytes after the last newline: a line is passed on only whole. */
+    let partial: Uint8Array = new Uint8Array(0);
     const close = (rec?: JobRecord) => {
       if (closed) return;
       closed = true;
@@ -527,16 +529,43 @@ export class JobService {
       for (;;) {
         const { value, done } = await r.read();
         if (done || closed) return;
-        controller.enqueue(value);
+        const cut = value.lastIndexOf(10) + 1;
+        if (cut === 0) {
+          partial = concat(partial, value);
+          continue;
+        }
+        controller.enqueue(concat(partial, value.subarray(0, cut)));
+        partial = value.slice(cut);
       }
+    };
+    const follow = (nodeId: string, rec: JobRecord) => {
+      partial = new Uint8Array(0);
+      const ref: GoneRef = { f: () => {} };
+      const sub = this.#receiver.open(nodeId, (why) => ref.f(why));
+      watch(sub, ref);
+      this.#d.rpc.call(nodeId, SERVICE, "follow", {
+        id: rec.id,
+        sub: sub.sub,
+        live: true,
+      }, QUERY_TIMEOUT_MS).catch(() => ref.f("gone"));
     };
     const watch = (sub: Subscription, ref: GoneRef) => {
       current = sub;
       let gone = false;
-      ref.f = () => {
+      ref.f = (why) => {
         if (gone || closed) return;
         gone = true;
         sub.close();
+        if (why === "gap" && this.#d.liveIds().includes(sub.nodeId)) {
+          // The node is there but a message was lost: the broken line is dropped, and
+          // the output goes on from what the job writes next.
+          controller.enqueue(line({
+            t: "note",
+            text: `output of job ${job.id} was interrupted in transit; some lines are missing`,
+          }));
+          follow(sub.nodeId, { ...job, attempt });
+          return;
+        }
         relocate();
       };
       pipe(sub.stream).then(() => !gone && close());
@@ -563,14 +592,7 @@ export class JobService {
           pipe(this.#followLocal(rec, false)).then(() => close());
           return;
         }
-        const ref: GoneRef = { f: () => {} };
-        const sub = this.#receiver.open(rec.nodeId, () => ref.f());
-        watch(sub, ref);
-        this.#d.rpc.call(rec.nodeId, SERVICE, "follow", {
-          id: rec.id,
-          sub: sub.sub,
-          live: true,
-        }, QUERY_TIMEOUT_MS).catch(() => ref.f());
+        follow(rec.nodeId, rec);
         return;
       }
     };
@@ -1265,6 +1287,14 @@ type OfferAnswer =
   | { ok: true; record: JobRecord }
   | { ok: false; code: string; message: string };
 /** What to do when a followed job's node is gone; set once the stream is built. */
-type GoneRef = { f: () => void };
+type GoneRef = { f: (why: GoneReason) => void };
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
