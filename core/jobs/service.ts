@@ -50,6 +50,8 @@ export const REPORT_INTERVAL_MS = 10_000;
 export const MAX_BACKOFF_MS = 60_000;
 /** While a followed job's node is gone, its owners are asked where it went this often. */
 const RELOCATE_POLL_MS = 200;
+/** Members remembered as failed or left (until they join again) for re-placing their jobs. */
+const MAX_GONE = 1_024;
 
 export interface JobServiceDeps {
   selfId: string;
@@ -92,6 +94,10 @@ export class JobService {
   #retryTimer: ReturnType<typeof setInterval> | undefined;
   #reportTimer: ReturnType<typeof setInterval> | undefined;
   #retrySoon: ReturnType<typeof setTimeout> | undefined;
+  /** Members seen failed or left and not back, oldest first (at most MAX_GONE). */
+  readonly #gone = new Set<string>();
+  /** Dead members' jobs are re-placed one pass after another, never two passes at once. */
+  #goneChain: Promise<void> = Promise.resolve();
   /** Jobs this node is placing now (no second placement of the same job at once). */
   readonly #placing = new Set<string>();
   #closed = false;
@@ -538,10 +544,14 @@ export class JobService {
       this.#d.rpc.memberGone(id);
       this.#shipper.gone(id);
       this.#receiver.gone(id);
-      this.#nodeGone(id).catch((err) =>
+      this.#gone.delete(id);
+      this.#gone.add(id);
+      if (this.#gone.size > MAX_GONE) this.#gone.delete(this.#gone.values().next().value!);
+      this.#goneChain = this.#goneChain.then(() => this.#nodeGone()).catch((err) =>
         this.#d.log(`herd: re-placing the jobs of ${id} failed: ${err.stack ?? err}`)
       );
     }
+    if (e.type === "NodeJoined") this.#gone.delete(id);
     if (
       e.type === "NodeJoined" || e.type === "NodeUpdated" || e.type === "NodeFailed" ||
       e.type === "NodeLeft"
@@ -564,15 +574,22 @@ export class JobService {
     return this.#primary(job) === this.#d.selfId;
   }
 
-  /** A member died: each job it ran is placed again by its primary owner. */
-  async #nodeGone(nodeId: string): Promise<void> {
+  /**
+   * A member died: each job a dead member ran is placed again by its primary owner. Not
+   * only the member that just died: when a job's node and its first owner die together,
+   * the next owner becomes primary only once it sees the owner's death too, which may
+   * come after it saw the node's.
+   */
+  async #nodeGone(): Promise<void> {
     for (const rec of await this.#owned.list(false)) {
-      if (rec.state !== "running" || rec.nodeId !== nodeId || !this.#iAmPrimary(rec)) continue;
+      if (rec.state !== "running" || !this.#gone.has(rec.nodeId) || !this.#iAmPrimary(rec)) {
+        continue;
+      }
       const ended: JobRecord = {
         ...rec,
         state: "lost",
         finishedAt: this.#d.clock.now(),
-        reason: `its node ${nodeId} failed or left`,
+        reason: `its node ${rec.nodeId} failed or left`,
       };
       await this.#afterEnd(ended, true);
     }
