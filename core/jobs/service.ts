@@ -687,9 +687,12 @@ export class JobService {
     }
   }
 
-  /** Nodes running the other replicas of `rec`'s group (its owner holds them all). */
+  /**
+   * Nodes running the other replicas of `rec`'s group, as the members say: a primary owner
+   * that just took the group over (it joined, or an owner died) may not hold every copy yet.
+   */
   async #groupNodes(rec: JobRecord): Promise<string[]> {
-    return (await this.#owned.list(false))
+    return (await this.list(false))
       .filter((r) => r.spec.group === rec.spec.group && r.id !== rec.id && r.state === "running")
       .map((r) => r.nodeId);
   }
@@ -700,8 +703,10 @@ export class JobService {
     const now = this.#d.clock.now();
     try {
       for (const rec of await this.#owned.list(false)) {
-        if (!this.#iAmPrimary(rec)) continue;
+        // Every holder hands its copies on: a member that joins may become a job's primary
+        // owner, and only the holders know the job.
         if (handOn) await this.#replicate(rec);
+        if (!this.#iAmPrimary(rec)) continue;
         if (rec.state === "pending" && (rec.notBefore ?? 0) <= now) await this.#placePending(rec);
       }
     } catch (e) {
