@@ -94,6 +94,8 @@ export class JobService {
   #retryTimer: ReturnType<typeof setInterval> | undefined;
   #reportTimer: ReturnType<typeof setInterval> | undefined;
   #retrySoon: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the coming #retrySoon hands copies on (a later NodeUpdated must not drop it). */
+  #handOnSoon = false;
   /** Members seen failed or left and not back, oldest first (at most MAX_GONE). */
   readonly #gone = new Set<string>();
   /** Dead members' jobs are re-placed one pass after another, never two passes at once. */
@@ -557,8 +559,13 @@ export class JobService {
       e.type === "NodeLeft"
     ) {
       // The owners or the free resources changed: hand copies on, retry the queue.
+      const handOn = this.#handOnSoon || e.type !== "NodeUpdated";
+      this.#handOnSoon = handOn;
       clearTimeout(this.#retrySoon);
-      this.#retrySoon = setTimeout(() => this.#retry(e.type !== "NodeUpdated"), 100);
+      this.#retrySoon = setTimeout(() => {
+        this.#handOnSoon = false;
+        this.#retry(handOn);
+      }, 100);
     }
     if (e.type === "NodeJoined") {
       // Perhaps back from a partition: tell the owners what runs here, so they fence.
