@@ -859,7 +859,10 @@ export class JobService {
       for (const j of jobs) {
         const cur = await this.#owned.get(j.id);
         if (!cur) continue;
-        if (cur.attempt > j.attempt || cur.state === "killed") fenced.push(j.id);
+        // A later attempt than this copy's is not stale: this copy is (it missed the news).
+        const stale = cur.attempt > j.attempt ||
+          (cur.state === "killed" && cur.attempt === j.attempt);
+        if (stale) fenced.push(j.id);
         else if (cur.state === "pending" && cur.attempt === j.attempt && this.#iAmPrimary(cur)) {
           // An offer that timed out was admitted after all: that attempt is the current one.
           await this.#keep({ ...cur, state: "running", nodeId: from, rev: (cur.rev ?? 0) + 1 });
