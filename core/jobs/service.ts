@@ -32,7 +32,7 @@ import {
   type Op,
   SERVICE,
 } from "./job_protocol.ts";
-import { newer, OwnedJobs } from "./owned.ts";
+import { fences, newer, OwnedJobs } from "./owned.ts";
 import { ownerKey, ownersOf } from "./owners.ts";
 import { Receiver, Shipper } from "./output_shipping.ts";
 
@@ -841,7 +841,10 @@ export class JobService {
       const rec = asRecord(job);
       const cur = await this.#owned.get(rec.id);
       // An end of an attempt that is no longer current changes nothing.
-      if (cur && (cur.attempt > rec.attempt || isFinal(cur.state) && cur.attempt === rec.attempt)) {
+      if (
+        cur &&
+        (fences(cur, rec.attempt, rec.nodeId) || isFinal(cur.state) && cur.attempt === rec.attempt)
+      ) {
         return true;
       }
       const merged: JobRecord = {
@@ -859,10 +862,7 @@ export class JobService {
       for (const j of jobs) {
         const cur = await this.#owned.get(j.id);
         if (!cur) continue;
-        // A later attempt than this copy's is not stale: this copy is (it missed the news).
-        const stale = cur.attempt > j.attempt ||
-          (cur.state === "killed" && cur.attempt === j.attempt);
-        if (stale) fenced.push(j.id);
+        if (fences(cur, j.attempt, from)) fenced.push(j.id);
         else if (cur.state === "pending" && cur.attempt === j.attempt && this.#iAmPrimary(cur)) {
           // An offer that timed out was admitted after all: that attempt is the current one.
           await this.#keep({ ...cur, state: "running", nodeId: from, rev: (cur.rev ?? 0) + 1 });
@@ -895,6 +895,8 @@ export function mergeRecords(answers: readonly JobRecord[][]): JobRecord[] {
 
 function better(a: JobRecord, b: JobRecord): boolean {
   if (a.attempt !== b.attempt) return a.attempt > b.attempt;
+  // The same attempt on two nodes (a partition's two sides): the one that prevails.
+  if (a.nodeId && b.nodeId && a.nodeId !== b.nodeId) return newer(a, b);
   const aOwn = a.rev === undefined;
   const bOwn = b.rev === undefined;
   // The runner's record has no rev; an owner's copy of the same attempt says the same or
