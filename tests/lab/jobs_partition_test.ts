@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { DENO_FLAGS, FIXTURES, MAIN } from "../integration/_harness.ts";
 import { ownersOf } from "../../core/jobs/owners.ts";
+import { prevails } from "../../core/jobs/owned.ts";
 import { REPORT_INTERVAL_MS } from "../../core/jobs/service.ts";
 import type { Lab } from "./_netns.ts";
 import { withLab } from "./_with_lab.ts";
@@ -259,4 +260,58 @@ Deno.test("lab: a partition heals with the old attempt still running: it is fenc
     }
     assert.deepEqual(nodes[y].fenced, [], "attempt 2 was fenced");
   });
+});
+
+Deno.test("lab: the old attempt fails while its node is cut off and the node restarts it: after the heal, one attempt runs", async () => {
+  await withLab(
+    "jobs partition, old attempt fails",
+    { hosts: HOSTS, subnet: SUBNET },
+    async (lab) => {
+      const { nodes, job, x, attempt1, attempt2 } = await cutOff(lab);
+      await until(`h${x} sees the others gone`, async () => {
+        const view = JSON.parse(await herd(lab, x, nodes[x], ["nodes", "--json"])) as Array<
+          { state: string; self: boolean }
+        >;
+        return view.filter((m) => !m.self).every((m) =>
+          m.state !== "alive" && m.state !== "suspect"
+        );
+      }, () => undefined);
+      // Attempt 1 dies on X. X, alone and the job's first owner, applies the restart policy
+      // and runs attempt 2 itself: while the partition lasts, each side runs an attempt 2.
+      for (const pid of jobPids(attempt1)) Deno.kill(pid, "SIGKILL");
+      const mine = { HERD_JOB_ID: job.id, HERD_ATTEMPT: "2", HERD_NODE_ID: job.nodeId };
+      let onX: Job | undefined;
+      await until(`h${x} runs attempt 2 itself`, async () => {
+        onX = (await ps(lab, x, nodes[x])).find((j) => j.id === job.id);
+        return onX?.state === "running" && onX.attempt === 2 && onX.nodeId === job.nodeId;
+      }, () => onX);
+      assert.equal(jobPids(mine).length, 1);
+      assert.equal(jobPids(attempt2).length, 1);
+
+      // Healed: the two runs of attempt 2 meet; the one on the node that prevails goes on.
+      await lab.heal();
+      const winner = prevails(job.nodeId, attempt2.HERD_NODE_ID) ? mine : attempt2;
+      const loser = winner === mine ? attempt2 : mine;
+      let views: unknown[] = [];
+      const converged = async () => {
+        if (jobPids(loser).length !== 0 || jobPids(winner).length !== 1) return false;
+        views = [];
+        for (let i = 1; i <= HOSTS; i++) {
+          const j = (await ps(lab, i, nodes[i])).find((r) => r.id === job.id);
+          views.push(j && { state: j.state, attempt: j.attempt, nodeId: j.nodeId });
+        }
+        return views.every((v) =>
+          JSON.stringify(v) ===
+            JSON.stringify({ state: "running", attempt: 2, nodeId: winner.HERD_NODE_ID })
+        );
+      };
+      await until("one run of attempt 2, listed by every member", converged, () => ({
+        pids: jobPids({ HERD_JOB_ID: job.id }),
+        views,
+      }), 90_000);
+      // And it stays so through a full round of reports.
+      const end = Date.now() + REPORT_INTERVAL_MS + 5_000;
+      while (Date.now() < end) assert.ok(await converged(), JSON.stringify(views));
+    },
+  );
 });
