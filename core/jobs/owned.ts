@@ -5,11 +5,30 @@
 import { keys } from "../store.ts";
 import { isFinal, type JobRecord } from "./job.ts";
 
-/** Whether `a` supersedes `b`: a later attempt, else a later revision, else a final state. */
+/**
+ * Whether `a` supersedes `b`: a later attempt; for the same attempt run on two nodes (each
+ * side of a partition placed it), the one on the node first in id order (`prevails`); else
+ * a later revision, else a final state.
+ */
 export function newer(a: JobRecord, b: JobRecord): boolean {
   if (a.attempt !== b.attempt) return a.attempt > b.attempt;
+  if (a.nodeId && b.nodeId && a.nodeId !== b.nodeId) return prevails(a.nodeId, b.nodeId);
   if ((a.rev ?? 0) !== (b.rev ?? 0)) return (a.rev ?? 0) > (b.rev ?? 0);
   return isFinal(a.state) && !isFinal(b.state);
+}
+
+/** Of two nodes that ran the same attempt of a job, whose run goes on (the same on every node). */
+export const prevails = (a: string, b: string): boolean => a < b;
+
+/**
+ * Whether attempt `attempt` of the job, running on `nodeId`, is stale next to the record
+ * `rec`: a later attempt is current, or the same attempt on a node that prevails, or the
+ * job was killed at that attempt.
+ */
+export function fences(rec: JobRecord, attempt: number, nodeId: string): boolean {
+  if (rec.attempt !== attempt) return rec.attempt > attempt;
+  if (rec.nodeId && rec.nodeId !== nodeId) return prevails(rec.nodeId, nodeId);
+  return rec.state === "killed";
 }
 
 export class OwnedJobs {

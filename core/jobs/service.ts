@@ -36,7 +36,7 @@ import { Batcher } from "./batcher.ts";
 import { checkpointPath, packCheckpoint, unpackCheckpoint } from "./checkpoint.ts";
 import { keys } from "../store.ts";
 import { deleteStoredLogs, type LogChunk, type LogHub } from "./logs.ts";
-import { newer, OwnedJobs } from "./owned.ts";
+import { fences, newer, OwnedJobs } from "./owned.ts";
 import { ownerKey, ownersOf } from "./owners.ts";
 import { type GoneReason, Receiver, Shipper } from "./output_shipping.ts";
 
@@ -66,6 +66,8 @@ const OFFER_BATCH = 64;
 /** Records per `own`/`ended` message, and their bytes (as JSON) at most. */
 const COPY_BATCH = 64;
 const COPY_BATCH_BYTES = 512 * 1024;
+/** Members remembered as failed or left (until they join again) for re-placing their jobs. */
+const MAX_GONE = 1_024;
 
 export interface JobServiceDeps {
   selfId: string;
@@ -113,6 +115,10 @@ export class JobService {
   #reportTimer: ReturnType<typeof setInterval> | undefined;
   #retrySoon: ReturnType<typeof setTimeout> | undefined;
   #retryHandOn = false;
+  /** Members seen failed or left and not back, oldest first (at most MAX_GONE). */
+  readonly #gone = new Set<string>();
+  /** Dead members' jobs are re-placed one pass after another, never two passes at once. */
+  #goneChain: Promise<void> = Promise.resolve();
   /** Jobs this node is placing now (no second placement of the same job at once). */
   readonly #placing = new Set<string>();
   #closed = false;
@@ -652,10 +658,14 @@ export class JobService {
       this.#d.rpc.memberGone(id);
       this.#shipper.gone(id);
       this.#receiver.gone(id);
-      this.#nodeGone(id).catch((err) =>
+      this.#gone.delete(id);
+      this.#gone.add(id);
+      if (this.#gone.size > MAX_GONE) this.#gone.delete(this.#gone.values().next().value!);
+      this.#goneChain = this.#goneChain.then(() => this.#nodeGone()).catch((err) =>
         this.#d.log(`herd: re-placing the jobs of ${id} failed: ${err.stack ?? err}`)
       );
     }
+    if (e.type === "NodeJoined") this.#gone.delete(id);
     if (
       e.type === "NodeJoined" || e.type === "NodeUpdated" || e.type === "NodeFailed" ||
       e.type === "NodeLeft"
@@ -684,15 +694,22 @@ export class JobService {
     return this.#primary(job) === this.#d.selfId;
   }
 
-  /** A member died: each job it ran is placed again by its primary owner. */
-  async #nodeGone(nodeId: string): Promise<void> {
+  /**
+   * A member died: each job a dead member ran is placed again by its primary owner. Not
+   * only the member that just died: when a job's node and its first owner die together,
+   * the next owner becomes primary only once it sees the owner's death too, which may
+   * come after it saw the node's.
+   */
+  async #nodeGone(): Promise<void> {
     for (const rec of await this.#owned.list(false)) {
-      if (rec.state !== "running" || rec.nodeId !== nodeId || !this.#iAmPrimary(rec)) continue;
+      if (rec.state !== "running" || !this.#gone.has(rec.nodeId) || !this.#iAmPrimary(rec)) {
+        continue;
+      }
       const ended: JobRecord = {
         ...rec,
         state: "lost",
         finishedAt: this.#d.clock.now(),
-        reason: `its node ${nodeId} failed or left`,
+        reason: `its node ${rec.nodeId} failed or left`,
       };
       await this.#afterEnd(ended, true);
     }
@@ -800,9 +817,12 @@ export class JobService {
     }
   }
 
-  /** Nodes running the other replicas of `rec`'s group (its owner holds them all). */
+  /**
+   * Nodes running the other replicas of `rec`'s group, as the members say: a primary owner
+   * that just took the group over (it joined, or an owner died) may not hold every copy yet.
+   */
   async #groupNodes(rec: JobRecord): Promise<string[]> {
-    return (await this.#owned.list(false))
+    return (await this.list(false))
       .filter((r) => r.spec.group === rec.spec.group && r.id !== rec.id && r.state === "running")
       .map((r) => r.nodeId);
   }
@@ -813,8 +833,10 @@ export class JobService {
     const now = this.#d.clock.now();
     try {
       for (const rec of await this.#owned.list(false)) {
-        if (!this.#iAmPrimary(rec)) continue;
+        // Every holder hands its copies on: a member that joins may become a job's primary
+        // owner, and only the holders know the job.
         if (handOn) await this.#replicate(rec);
+        if (!this.#iAmPrimary(rec)) continue;
         if (rec.state === "pending" && (rec.notBefore ?? 0) <= now) await this.#placePending(rec);
       }
     } catch (e) {
@@ -962,7 +984,7 @@ export class JobService {
       for (const j of jobs) {
         const cur = await this.#owned.get(j.id);
         if (!cur) continue;
-        if (cur.attempt > j.attempt || cur.state === "killed") fenced.push(j.id);
+        if (fences(cur, j.attempt, from)) fenced.push(j.id);
         else if (cur.state === "pending" && cur.attempt === j.attempt && this.#iAmPrimary(cur)) {
           // An offer that timed out was admitted after all: that attempt is the current one.
           await this.#keep({ ...cur, state: "running", nodeId: from, rev: (cur.rev ?? 0) + 1 });
@@ -979,7 +1001,10 @@ export class JobService {
   async #ended(rec: JobRecord): Promise<JobRecord | undefined> {
     const cur = await this.#owned.get(rec.id);
     // An end of an attempt that is no longer current changes nothing.
-    if (cur && (cur.attempt > rec.attempt || isFinal(cur.state) && cur.attempt === rec.attempt)) {
+    if (
+      cur &&
+      (fences(cur, rec.attempt, rec.nodeId) || isFinal(cur.state) && cur.attempt === rec.attempt)
+    ) {
       return undefined;
     }
     const merged: JobRecord = {
@@ -1236,6 +1261,8 @@ export function mergeRecords(answers: readonly JobRecord[][]): JobRecord[] {
 
 function better(a: JobRecord, b: JobRecord): boolean {
   if (a.attempt !== b.attempt) return a.attempt > b.attempt;
+  // The same attempt on two nodes (a partition's two sides): the one that prevails.
+  if (a.nodeId && b.nodeId && a.nodeId !== b.nodeId) return newer(a, b);
   const aOwn = a.rev === undefined;
   const bOwn = b.rev === undefined;
   // The runner's record has no rev; an owner's copy of the same attempt says the same or
