@@ -40,6 +40,7 @@ under a top-level jobs: key. The fields are herd run's flags:
   constraints: {class: Edge}    also arch, gpu-model, gpu-mem, compute-capability
   labels: {zone: lab}           only nodes with these labels
   near: NODE                    locality is measured to NODE
+  anti-affinity: [db]           never on a node running a job (or replica set) named db
   allow-low-battery: true       allow a node on battery below scheduler.minBattery
   allow-hot: true               allow a node above scheduler.maxTemperature
 

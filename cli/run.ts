@@ -63,6 +63,8 @@ take it now, herd run fails (exit 125) unless --queue is given.
                        compute-capability=8.0 (repeatable)
   --label K=V          only nodes with this label (repeatable)
   --near NODE          locality is measured to NODE (default: this node)
+  --anti-affinity NAME never on a node running a job (or replica set) named NAME
+                       (repeatable)
   --allow-low-battery  allow a node on battery below scheduler.minBattery
   --allow-hot          allow a node above scheduler.maxTemperature
 
@@ -125,6 +127,7 @@ export async function buildRequest(
     "constraint": { type: "string", multiple: true },
     "label": { type: "string", multiple: true },
     "near": { type: "string" },
+    "anti-affinity": { type: "string", multiple: true },
     "allow-low-battery": { type: "boolean" },
     "allow-hot": { type: "boolean" },
     "queue": { type: "boolean" },
@@ -270,6 +273,7 @@ export function placementOf(values: {
   constraint?: string[];
   label?: string[];
   near?: string;
+  "anti-affinity"?: string[];
   "allow-low-battery"?: boolean;
   "allow-hot"?: boolean;
 }): Record<string, unknown> {
@@ -297,6 +301,7 @@ export function placementOf(values: {
     out.labels = labels;
   }
   if (values.near !== undefined) out.near = values.near;
+  if (values["anti-affinity"]?.length) out.antiAffinity = values["anti-affinity"];
   if (values["allow-low-battery"]) out.allowLowBattery = true;
   if (values["allow-hot"]) out.allowHot = true;
   return out;

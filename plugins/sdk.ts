@@ -93,6 +93,8 @@ export interface JobRequest {
   near?: string;
   /** Anti-affinity: node ids that already hold a replica, never chosen again. */
   spreadAvoid?: readonly string[];
+  /** Anti-affinity with other jobs: node id → the job there this one must not run beside. */
+  avoidNodes?: Readonly<Record<string, string>>;
 }
 
 // ───────────────────────────── executor ─────────────────────────────

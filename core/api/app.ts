@@ -235,6 +235,9 @@ export function createApi(d: ApiDeps): Hono {
           },
           ...constraints,
           ...(near ? { near } : {}),
+          ...(constraints.antiAffinity?.length
+            ? { avoidNodes: await d.jobs.besideJobs(constraints.antiAffinity) }
+            : {}),
         }, policy),
       );
     } catch (e) {
@@ -261,6 +264,20 @@ export function createApi(d: ApiDeps): Hono {
     throw e;
   };
 
+  /** A job's `near` names a member; placement measures from its id. Unknown: 404. */
+  const nearToId = (subs: Array<{ placement?: { near?: string } }>): Response | undefined => {
+    for (const s of subs) {
+      const key = s.placement?.near;
+      if (key === undefined) continue;
+      const id = resolveNode(d.mesh.nodes(), key);
+      if (id === null) {
+        return fail(404, "no_such_node", `near: no member named or with the id '${key}'`);
+      }
+      s.placement!.near = id;
+    }
+    return undefined;
+  };
+
   app.get("/v1/jobs", async (c) => {
     const all = c.req.query("all") === "1" || c.req.query("all") === "true";
     return c.json(named(await d.jobs.list(all)));
@@ -274,6 +291,8 @@ export function createApi(d: ApiDeps): Hono {
     const parsed = await readBody(c.req.raw, JobSubmissionSchema);
     if (!parsed.ok) return parsed.error;
     const attach = c.req.query("attach") === "1";
+    const unknown = nearToId([parsed.value]);
+    if (unknown) return unknown;
     try {
       const out = await d.jobs.submit(parsed.value, attach);
       if (out.stream) return new Response(out.stream, { status: 201, headers: NDJSON });
@@ -294,6 +313,8 @@ export function createApi(d: ApiDeps): Hono {
     }
     const parsed = await readBody(c.req.raw, ApplySchema);
     if (!parsed.ok) return parsed.error;
+    const unknown = nearToId(parsed.value.jobs);
+    if (unknown) return unknown;
     try {
       return c.json({ results: await d.jobs.apply(parsed.value.jobs) });
     } catch (e) {

@@ -49,6 +49,8 @@ export interface Placement {
   allowLowBattery?: boolean;
   allowHot?: boolean;
   near?: string;
+  /** Never on a node running a job (or replica set) of one of these names. */
+  antiAffinity?: string[];
 }
 
 export type RestartPolicy = "never" | "on-failure" | "always";

@@ -83,6 +83,7 @@ export const JOB_FIELDS = [
   "constraints",
   "labels",
   "near",
+  "anti-affinity",
   "allow-low-battery",
   "allow-hot",
 ] as const;
@@ -209,6 +210,10 @@ const FIELD_SCHEMAS = {
     v.check((r) => Object.keys(r).length <= 32, "must have at most 32 labels"),
   ),
   near: text(64),
+  "anti-affinity": v.pipe(
+    v.array(text(80), "must be a list of job names such as [db, cache]"),
+    v.maxLength(16, "must name at most 16 jobs"),
+  ),
   "allow-low-battery": flag,
   "allow-hot": flag,
 } satisfies Record<Field, v.GenericSchema>;
@@ -550,6 +555,7 @@ class JobReader {
     }
     if (f.labels && Object.keys(f.labels).length) out.labels = f.labels;
     if (f.near !== undefined) out.near = f.near;
+    if (f["anti-affinity"]?.length) out.antiAffinity = f["anti-affinity"];
     if (f["allow-low-battery"]) out.allowLowBattery = true;
     if (f["allow-hot"]) out.allowHot = true;
     return out;

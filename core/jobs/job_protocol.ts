@@ -61,6 +61,10 @@ export const PlacementSchema = v.strictObject({
   allowLowBattery: v.optional(v.boolean()),
   allowHot: v.optional(v.boolean()),
   near: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
+  /** Never on a node running a job (or replica set) of one of these names. */
+  antiAffinity: v.optional(
+    v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(80))), v.maxLength(16)),
+  ),
 });
 
 export const RestartSchema = v.strictObject({

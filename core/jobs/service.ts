@@ -331,12 +331,13 @@ export class JobService {
     only?: string,
   ): Promise<{ record: JobRecord; stream?: ReadableStream<Uint8Array>; why?: string }> {
     const spec = rec.spec;
-    const { policy, ...constraints } = spec.placement ?? {};
+    const { policy, antiAffinity, ...constraints } = spec.placement ?? {};
     const request: PlacementRequest = {
       id: rec.id,
       resources: spec.resources,
       ...constraints,
       ...(avoid.length || exclude.size ? { spreadAvoid: [...avoid, ...exclude] } : {}),
+      ...(antiAffinity?.length ? { avoidNodes: await this.besideJobs(antiAffinity, rec.id) } : {}),
     };
     const decision = await this.#d.placer.decide(request, policy);
     const ranked = only === undefined
@@ -817,6 +818,19 @@ export class JobService {
     }
   }
 
+  /** Nodes running a job of one of `names` (by name, replica set or declaration), and which. */
+  async besideJobs(names: readonly string[], except?: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const r of await this.list(false)) {
+      if (r.state !== "running" || r.id === except || !r.nodeId) continue;
+      const name = [r.spec.name, r.spec.group, r.spec.applied?.name].find((n) =>
+        n !== undefined && names.includes(n)
+      );
+      if (name !== undefined) out[r.nodeId] = name;
+    }
+    return out;
+  }
+
   /**
    * Nodes running the other replicas of `rec`'s group, as the members say: a primary owner
    * that just took the group over (it joined, or an owner died) may not hold every copy yet.
@@ -1033,12 +1047,13 @@ export class JobService {
       throw new ServiceRefusal("not_running", `job ${job.id} is not running (it is ${job.state})`);
     }
     const source = job.nodeId;
-    const { policy, ...constraints } = job.spec.placement ?? {};
+    const { policy, antiAffinity, ...constraints } = job.spec.placement ?? {};
     const decision = await this.#d.placer.decide({
       id: job.id,
       resources: job.spec.resources,
       ...constraints,
       spreadAvoid: [source],
+      ...(antiAffinity?.length ? { avoidNodes: await this.besideJobs(antiAffinity, job.id) } : {}),
     }, policy);
     const ranked = decision.result.ranked;
     let target = ranked[0];

@@ -19,6 +19,7 @@ export type Filter = (
 /** Filter names, as rejections and `--dry-run` show them. `policy` is the policy's own filter. */
 export const FilterName = {
   Spread: "spread",
+  AntiAffinity: "anti-affinity",
   Arch: "arch",
   Class: "class",
   Labels: "labels",
@@ -35,6 +36,12 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
 /** Anti-affinity: a node that already holds a replica of the job is not chosen again. */
 export function spreadFilter(job: JobRequest, node: NodeSnapshot): string | undefined {
   return job.spreadAvoid?.includes(node.id) ? "already holds a replica of the job" : undefined;
+}
+
+/** Anti-affinity with other jobs: not beside a job the job names. */
+export function antiAffinityFilter(job: JobRequest, node: NodeSnapshot): string | undefined {
+  const there = job.avoidNodes?.[node.id];
+  return there === undefined ? undefined : `runs ${there} (anti-affinity)`;
 }
 
 export function archFilter(job: JobRequest, node: NodeSnapshot): string | undefined {
@@ -167,6 +174,7 @@ export interface FilterStage {
  */
 export const FILTERS: readonly FilterStage[] = [
   { name: FilterName.Spread, check: spreadFilter },
+  { name: FilterName.AntiAffinity, check: antiAffinityFilter },
   { name: FilterName.Arch, check: archFilter },
   { name: FilterName.Class, check: classFilter },
   { name: FilterName.Labels, check: labelsFilter },
@@ -177,6 +185,7 @@ export const FILTERS: readonly FilterStage[] = [
 
 const at = (name: FilterName) => FILTERS.findIndex((f) => f.name === name);
 const SPREAD = at(FilterName.Spread);
+const ANTI_AFFINITY = at(FilterName.AntiAffinity);
 const ARCH = at(FilterName.Arch);
 const CLASS = at(FilterName.Class);
 const LABELS = at(FilterName.Labels);
@@ -196,6 +205,7 @@ export type FirstRefusal = (node: NodeSnapshot) => number;
  */
 export function compileFilters(job: JobRequest, ctx: PolicyContext): FirstRefusal {
   const avoid = job.spreadAvoid?.length ? new Set(job.spreadAvoid) : undefined;
+  const beside = job.avoidNodes;
   const arch = job.arch;
   const kind = job.class;
   const labelKeys = Object.keys(job.labels ?? {});
@@ -211,6 +221,7 @@ export function compileFilters(job: JobRequest, ctx: PolicyContext): FirstRefusa
   const maxC = job.allowHot === true ? Infinity : maxTemperature(ctx);
   return (node) => {
     if (avoid !== undefined && avoid.has(node.id)) return SPREAD;
+    if (beside !== undefined && Object.hasOwn(beside, node.id)) return ANTI_AFFINITY;
     if (arch !== undefined && node.arch !== arch) return ARCH;
     if (kind !== undefined && node.class !== kind) return CLASS;
     for (let i = 0; i < nLabels; i++) {

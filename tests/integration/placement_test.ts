@@ -82,6 +82,38 @@ Deno.test("dry run: ranked members with scores, refused ones with the filter and
     ]);
     expectCode(edge, 0, "class=Edge job");
     assert.equal(edge.stdout.trim(), JSON.parse((await pi.herd(["status", "--json"])).stdout).id);
+
+    // Anti-affinity: never beside a running job of that name. db holds a GPU, so the server.
+    const db = await pi.herd(["run", "-d", "--name", "db", "--gpu", "1", "--", "sleep", "30"]);
+    expectCode(db, 0, "db");
+    await until("db runs", async () => (await dry("--gpu", "1")).e?.feasible === 1);
+    const beside = await dry("--anti-affinity", "db");
+    assert.deepEqual(beside.e!.ranked.map((x) => x.name), ["pi"]);
+    assert.deepEqual(beside.e!.rejected.map((x) => [x.name, x.filter, x.reason]), [
+      ["gpu", "anti-affinity", "runs db (anti-affinity)"],
+    ]);
+    const apart = await pi.herd([
+      "run",
+      "--anti-affinity",
+      "db",
+      "--policy",
+      "first-fit",
+      "--near",
+      "gpu",
+      "--",
+      "sh",
+      "-c",
+      "echo $HERD_NODE_ID",
+    ]);
+    expectCode(apart, 0, "anti-affinity job");
+    assert.equal(apart.stdout.trim(), JSON.parse((await pi.herd(["status", "--json"])).stdout).id);
+    const none = await pi.herd(["run", "--gpu", "1", "--anti-affinity", "db", "--", "true"]);
+    expectCode(none, 125, "a GPU job away from db: nowhere");
+    assert.match(none.stderr, /anti-affinity/);
+    const far = await pi.herd(["run", "--near", "nosuch", "--", "true"]);
+    expectCode(far, 125, "near an unknown node");
+    assert.match(far.stderr, /near: no member named or with the id 'nosuch'/);
+    expectCode(await pi.herd(["kill", "db"]), 0, "kill db");
   } finally {
     await gpu.stop();
     await pi.stop();

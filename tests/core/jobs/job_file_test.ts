@@ -154,6 +154,7 @@ constraints:
   compute-capability: 8.6
 labels: {zone: lab, rack: "3"}
 near: gpu-box
+anti-affinity: [db, cache]
 allow-low-battery: true
 allow-hot: false
 `);
@@ -166,6 +167,7 @@ allow-hot: false
     gpuComputeCapability: 8.6,
     labels: { zone: "lab", rack: "3" },
     near: "gpu-box",
+    antiAffinity: ["db", "cache"],
     allowLowBattery: true,
   });
   v.parse(PlacementSchema, job.placement);

@@ -147,6 +147,7 @@ Deno.test("the compiled filters agree with the filters' reasons, over a random m
     job({ gpus: 1 }, { gpuModel: "a100", gpuMemBytes: 40 * GiB, gpuComputeCapability: 8.0 }),
     job({}, { gpuModel: "orin" }),
     job({}, { class: "Edge", spreadAvoid: ["n1", "n2", "n3"], allowHot: true }),
+    job({}, { spreadAvoid: ["n4"], avoidNodes: { n4: "db", n5: "db", n6: "cache" } }),
     job({}, { allowLowBattery: true, allowHot: true, labels: { zone: "office", tier: "batch" } }),
   ];
   const c = ctx({ minBattery: 30, maxTemperature: 70 });
@@ -161,7 +162,7 @@ Deno.test("the compiled filters agree with the filters' reasons, over a random m
   }
   assert.deepEqual(
     [...seen].sort(),
-    ["arch", "class", "gpu", "labels", "power", "resources", "spread"],
+    ["anti-affinity", "arch", "class", "gpu", "labels", "power", "resources", "spread"],
     "the mix trips every filter",
   );
 });
