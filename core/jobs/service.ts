@@ -66,6 +66,8 @@ const OFFER_BATCH = 64;
 /** Records per `own`/`ended` message, and their bytes (as JSON) at most. */
 const COPY_BATCH = 64;
 const COPY_BATCH_BYTES = 512 * 1024;
+/** Owner keys whose owners are remembered at once. */
+const OWNER_CACHE_SIZE = 10_000;
 /** Members remembered as failed or left (until they join again) for re-placing their jobs. */
 const MAX_GONE = 1_024;
 
@@ -121,6 +123,8 @@ export class JobService {
   #goneChain: Promise<void> = Promise.resolve();
   /** Jobs this node is placing now (no second placement of the same job at once). */
   readonly #placing = new Set<string>();
+  /** ownersOf by owner key, for the current live members (cleared when they change). */
+  readonly #ownerCache = new Map<string, string[]>();
   #closed = false;
   /** Attached streams of jobs this node offered itself, by subscription (see `offer`). */
   readonly #localStreams = new Map<number, ReadableStream<Uint8Array>>();
@@ -655,6 +659,7 @@ export class JobService {
   /** The agent calls this for every membership change. */
   membershipChanged(e: MembershipEvent): void {
     const id = e.member.id;
+    if (e.type !== "NodeUpdated") this.#ownerCache.clear();
     if (e.type === "NodeFailed" || e.type === "NodeLeft") {
       this.#d.rpc.memberGone(id);
       this.#shipper.gone(id);
@@ -687,8 +692,24 @@ export class JobService {
     }
   }
 
+  /**
+   * A job's owners among the live members, remembered until the members change: every
+   * cluster change has each owner look at each of its jobs, and a replica set's jobs
+   * share one key.
+   */
+  #ownersOf(job: JobRecord): string[] {
+    const key = ownerKey(job);
+    let owners = this.#ownerCache.get(key);
+    if (!owners) {
+      if (this.#ownerCache.size >= OWNER_CACHE_SIZE) this.#ownerCache.clear();
+      owners = ownersOf(key, this.#d.liveIds());
+      this.#ownerCache.set(key, owners);
+    }
+    return owners;
+  }
+
   #primary(job: JobRecord): string | undefined {
-    return ownersOf(ownerKey(job), this.#d.liveIds())[0];
+    return this.#ownersOf(job)[0];
   }
 
   #iAmPrimary(job: JobRecord): boolean {
@@ -792,7 +813,7 @@ export class JobService {
   }
 
   async #replicate(rec: JobRecord): Promise<void> {
-    const owners = ownersOf(ownerKey(rec), this.#d.liveIds());
+    const owners = this.#ownersOf(rec);
     await Promise.all(
       owners.map((o) =>
         this.#copies.add(o, rec).catch((e) =>
@@ -864,7 +885,7 @@ export class JobService {
     const running = (await this.#d.runner.list(false)).filter((r) => r.state === "running");
     const byOwner = new Map<string, Array<{ id: string; attempt: number }>>();
     for (const r of running) {
-      for (const o of ownersOf(ownerKey(r), this.#d.liveIds())) {
+      for (const o of this.#ownersOf(r)) {
         if (!byOwner.has(o)) byOwner.set(o, []);
         byOwner.get(o)!.push({ id: r.id, attempt: r.attempt });
       }
@@ -893,7 +914,7 @@ export class JobService {
 
   /** The runner's report of an attempt's end: to the owners (and this node's copy). */
   jobEnded(rec: JobRecord): void {
-    const owners = ownersOf(ownerKey(rec), this.#d.liveIds());
+    const owners = this.#ownersOf(rec);
     for (const o of owners) {
       this.#ends.add(o, rec).catch((e) =>
         this.#d.log(`herd: telling owner ${o} job ${rec.id} ended failed: ${e.message}`)
