@@ -154,6 +154,13 @@ export class HerdSystem implements System {
     await Promise.all([a.agent.stop(), a.relay.stop()]);
   }
 
+  /** Host i's agent's /metrics (Prometheus text): transport and membership counters. */
+  async metrics(i: number): Promise<string> {
+    const r = await this.#get(this.#agent(i), "/metrics");
+    if (!r.ok) throw new Error(`herd on host ${i}: /metrics answered ${r.status}`);
+    return await r.text();
+  }
+
   /** Every pair's estimate from the nodes' own network coordinates (each node's view). */
   async rttsMs(_lab: Lab): Promise<number[]> {
     const out: number[] = [];
