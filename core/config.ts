@@ -218,9 +218,10 @@ export const SETTINGS = {
   // Membership (SWIM + Lifeguard), in the spirit of memberlist's DefaultLANConfig; see
   // docs/membership.md for what each does and the failure-detection arithmetic.
   "membership.probeInterval": duration({
-    // 200 ms keeps a kill -9 under 3 s up to 1,000 members; 500 ms sends < 1 KB/s idle but
-    // takes 2.4-3.5 s on 10 hosts (docs/lab.md: the trade-off, measured).
-    default: 200,
+    // Each probe costs ~4 QUIC packets (ping, ack, and an ACK-only packet for each): 500 ms
+    // keeps an idle node under 1 KB/s. The shared probe ring (member_table.ts) still has
+    // every member probed about once per interval, so a crash is seen in < 3 s.
+    default: 500,
     min: 10,
     doc: "How often this node probes one member (round-robin over a shuffled list).",
   }),
@@ -244,10 +245,18 @@ export const SETTINGS = {
   },
   "membership.suspicionMult": int({
     default: 3,
-    unit: "× log10(N) × probeInterval",
+    unit: "× log10(N) × suspicionUnit",
     min: 1,
     max: 100,
-    doc: "Shortest suspicion before a member is declared failed: mult · log10(N) · probeInterval.",
+    doc: "Shortest suspicion before a member is declared failed: mult · log10(N) · suspicionUnit.",
+  }),
+  "membership.suspicionUnit": duration({
+    // memberlist uses the probe interval here. Kept apart so that probing less often
+    // (fewer bytes at rest) does not stretch suspicions: a suspicion is the time an
+    // accused member has to refute, which gossip (not probing) bounds.
+    default: 150,
+    min: 1,
+    doc: "Unit of the suspicion timeouts: shortest = suspicionMult · max(1, log10 N) · unit.",
   }),
   "membership.suspicionMaxTimeoutMult": int({
     default: 6,
@@ -455,6 +464,7 @@ export const PROFILES: Record<ProfileName, Partial<HerdConfig>> = {
     "membership.probeInterval": 5_000,
     "membership.probeTimeout": 3_000,
     "membership.suspicionMult": 6,
+    "membership.suspicionUnit": 5_000,
     "membership.pushPullInterval": 60_000,
     "membership.gossipNodes": 4,
     "membership.gossipInterval": 500,
@@ -469,6 +479,7 @@ export const PROFILES: Record<ProfileName, Partial<HerdConfig>> = {
     // memberlist's DefaultLocalConfig, faster still: loopback answers in microseconds.
     "membership.probeInterval": 100,
     "membership.probeTimeout": 50,
+    "membership.suspicionUnit": 100,
     "membership.indirectChecks": 1,
     "membership.retransmitMult": 2,
     "membership.pushPullInterval": 15_000,

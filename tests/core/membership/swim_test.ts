@@ -16,8 +16,8 @@ const nine = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"];
 const alive = (id: string, incarnation: number, meta = {}) =>
   aliveMsg({ id, address: addr(id), incarnation, meta });
 
-// lan timings: probe 200 ms / 100 ms, suspicionMult 3, max 6×. With 10 members:
-// min = 3 · max(1, log10 10) · 200 ms = 600 ms, max = 3,600 ms, K = 1.
+// The harness's timings: probe 200 ms / 100 ms, suspicionMult 3 × 200 ms, max 6×. With
+// 10 members: min = 3 · max(1, log10 10) · 200 ms = 600 ms, max = 3,600 ms, K = 1.
 const MIN = 600;
 const MAX = 3_600;
 
@@ -297,4 +297,21 @@ Deno.test("join resolves with the seeds that answered; leave gossips, waits, the
     r.type === MessageType.Dead && r.id === "self" && r.from === "self"
   );
   assert.ok(leaves.length >= 1, "the leave was gossiped");
+});
+
+Deno.test("another member's suspicion: about CONFIRM_PROBES of those who hear it probe at once", () => {
+  let probed = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const h = harness({ seed });
+    h.addMembers(nine);
+    const before = h.sent.length;
+    h.swim.receive("x", suspectMsg("m1", 1, "m2"));
+    const pinged = h.sent.slice(before).some(({ to, msg }) =>
+      to === addr("m1") && msg.type === MessageType.Ping
+    );
+    if (pinged) probed++;
+    assert.equal(h.swim.stats.confirmProbes, pinged ? 1 : 0);
+  }
+  // 3 of the 8 who can confirm (neither the accuser nor the suspect): 15 of 40 expected.
+  assert.ok(probed >= 5 && probed <= 25, `${probed} of 40`);
 });
