@@ -73,6 +73,14 @@ export const SETTINGS = {
     min: 100,
     doc: "How often the node re-reads its live load (free memory, load, battery, temperature).",
   }),
+  "agent.liveMetaInterval": duration({
+    // An announcement costs every member ~4·log10(N) sends of a ~250-byte rumor: a load
+    // that moves a step every few seconds on each of 100 nodes would be KB/s per node.
+    default: 300_000,
+    min: 0,
+    doc:
+      "Shortest time between two announcements of live readings alone (load, battery, temperature); what placement reads (free CPUs, memory, GPUs, power source) goes at once.",
+  }),
   "agent.releasePagesAfter": duration({
     default: 10_000,
     min: 0,
@@ -290,7 +298,9 @@ export const SETTINGS = {
     doc: "How long a failed member still gets gossip (so it can learn of it and refute).",
   }),
   "membership.pushPullInterval": duration({
-    default: 30_000,
+    // A full state is ~150 bytes per member each way (meta included): at 30 s it was a
+    // fifth of an idle node's bytes. Serf spaces it to 60 s past 32 members.
+    default: 60_000,
     min: 0,
     doc: "Full-state exchange with one random member (scaled up past 32 members); 0 is off.",
   }),
@@ -474,6 +484,7 @@ export const PROFILES: Record<ProfileName, Partial<HerdConfig>> = {
   local: {
     // Loopback test clusters: fast feedback, short grace.
     "agent.loadInterval": 500,
+    "agent.liveMetaInterval": 0,
     "jobs.killGrace": 2_000,
     "jobs.logFlushInterval": 50,
     // memberlist's DefaultLocalConfig, faster still: loopback answers in microseconds.

@@ -64,8 +64,15 @@ export const MAX_PENDING_JOINS = 64;
 export const REAP_INTERVAL_MS = 15_000;
 /** Longest a relay waits on a target for someone else's probe. */
 export const MAX_RELAY_WAIT_MS = 10_000;
-/** Extra push-pulls after a join, in probe intervals from the seed's answer. */
+/**
+ * Extra push-pulls after a join, in gossip intervals from the seed's answer: they catch
+ * news of members that joined at the same moment, which gossip (not probing) carries.
+ */
 export const JOIN_SYNC_AFTER = [10, 50] as const;
+/** A member's coordinate older than this is asked for again in the next ping to it. */
+export const COORD_REFRESH_MS = 60_000;
+/** Above this error a member's coordinate is still settling: asked for in every ping. */
+export const COORD_SETTLED_ERROR = 0.5;
 /** Members expected to probe a newly suspected member at once (see #maybeConfirm). */
 export const CONFIRM_PROBES = 3;
 /** Probe intervals between two push-pulls prompted by pings from unknown members. */
@@ -352,8 +359,9 @@ export class Swim {
       v: PROTOCOL_VERSION,
       seq: p.seq,
       from: this.#self.id,
-      coord: this.#vivaldi.coordinate,
     };
+    // Only when asked: a coordinate is a third of an ack, and changes slowly once settled.
+    if (p.wantCoord) ack.coord = this.#vivaldi.coordinate;
     if (p.reliable) ack.reliable = true;
     this.#sendWithGossip(p.from.address, ack);
   }
@@ -660,6 +668,10 @@ export class Swim {
           : undefined;
       },
       measured: (target, rttMs, ack) => this.#measured(target, rttMs, ack),
+      wantsCoord: (target) => {
+        const m = this.#table.get(target.id);
+        return m !== undefined && this.#wantsCoord(m);
+      },
       failed: (target) =>
         this.#suspectNode(suspectMsg(target.id, target.incarnation, this.#self.id)),
     };
@@ -667,8 +679,19 @@ export class Swim {
 
   #measured(target: ProbeTarget, rttMs: number, ack: Ack): void {
     const m = this.#table.get(target.id);
-    if (!m || !ack.coord) return;
-    if (this.#vivaldi.update(m.id, ack.coord, rttMs)) m.coord = ack.coord;
+    const coord = ack.coord ?? m?.coord;
+    if (!m || !coord) return;
+    // Every round trip counts, measured against the member's last known coordinate.
+    if (this.#vivaldi.update(m.id, coord, rttMs) && ack.coord) {
+      m.coord = ack.coord;
+      m.coordAt = this.#now();
+    }
+  }
+
+  /** Whether the next ping to `m` asks for its coordinate (missing, stale, or unsettled). */
+  #wantsCoord(m: Member): boolean {
+    return !m.coord || m.coordAt === undefined || m.coord.error > COORD_SETTLED_ERROR ||
+      this.#now() - m.coordAt > COORD_REFRESH_MS;
   }
 
   /** Queued rumors to a few random members (and to the recently failed, so they can refute). */
@@ -699,7 +722,7 @@ export class Swim {
    */
   #scheduleJoinSyncs(): void {
     for (const mult of JOIN_SYNC_AFTER) {
-      this.#timers.after(mult * this.#t.probeIntervalMs, () => this.#pushPullRandom());
+      this.#timers.after(mult * this.#t.gossipIntervalMs, () => this.#pushPullRandom());
     }
   }
 

@@ -15,7 +15,7 @@ Deno.test("lan defaults, and wan/local as overrides of them", () => {
   assert.equal(lan.suspicionUnitMs, 150);
   assert.equal(lan.suspicionMaxTimeoutMult, 6);
   assert.equal(lan.retransmitMult, 4);
-  assert.equal(lan.pushPullIntervalMs, 30_000);
+  assert.equal(lan.pushPullIntervalMs, 60_000);
   assert.equal(lan.gossipIntervalMs, 200);
   assert.equal(lan.gossipNodes, 3);
   assert.equal(lan.awarenessMaxMultiplier, 8);
