@@ -2,7 +2,8 @@
 // starts them), then over --idle-seconds the bytes and packets each host sent on its link
 // beside the agents' own counters (messages and encoded bytes by type, dials, pool churn,
 // probes, push-pulls). Link bytes include QUIC's packets, headers and ACKs; the difference
-// between the two is QUIC's and the kernel's share.
+// between the two is QUIC's and the kernel's share. Also each agent's CPU time (user +
+// system, /proc/<pid>/stat) over the same window: what many agents on few cores cost.
 //
 //   deno run -A bench/lab/herd_traffic.ts [--n 10] [--settle-seconds 15] [--idle-seconds 30]
 //     [--herd-set KEY=VALUE]...
@@ -23,6 +24,12 @@ const { values } = parseArgs({
 });
 const n = Number(values.n);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** User + system CPU seconds a process has used (/proc/<pid>/stat, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 /** `herd_x_total{type="Ping"} 3` → { "x_total{type=Ping}": 3 } (counters and gauges alike). */
 function parseMetrics(text: string): Map<string, number> {
@@ -48,10 +55,12 @@ try {
   const hosts = Array.from({ length: n }, (_, k) => k + 1);
   const read = () => Promise.all(hosts.map(async (i) => parseMetrics(await sys.metrics(i))));
   const [m0, t0] = [await read(), await lab.traffic()];
+  const c0 = hosts.map((i) => cpuSeconds(sys.pid(i)));
   const s0 = performance.now();
   await sleep(Number(values["idle-seconds"]) * 1000);
   const [m1, t1] = [await read(), await lab.traffic()];
   const secs = (performance.now() - s0) / 1000;
+  const cpu = hosts.map((i, k) => cpuSeconds(sys.pid(i)) - c0[k]);
   const link = [...rates(t0, t1, secs).values()];
   const perNode = (f: (x: { txBytes: number; txPackets: number }) => number) =>
     link.reduce((s, x) => s + f(x), 0) / n;
@@ -60,6 +69,12 @@ try {
     `  link: sent ${perNode((x) => x.txBytes).toFixed(0)} B, ${
       perNode((x) => x.txPackets).toFixed(2)
     } packets`,
+  );
+  console.log(
+    `  agent CPU: ${(100 * cpu.reduce((a, b) => a + b, 0) / n / secs).toFixed(2)} % of a core ` +
+      `mean, ${(100 * Math.max(...cpu) / secs).toFixed(2)} % max (load ${
+        Deno.readTextFileSync("/proc/loadavg").split(" ")[0]
+      })`,
   );
   const keys = new Set(m1.flatMap((m) => [...m.keys()]));
   const rows: Array<[string, number]> = [];
