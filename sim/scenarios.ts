@@ -64,14 +64,14 @@ export function profileTimings(profile: "lan" | "wan" | "local" = "lan"): Member
 /**
  * The documented bound (docs/membership.md) on the time until every live member has
  * marked a crashed one failed: up to two probe intervals before its round's prober
- * reaches it (the shared probe ring), that probe's round, the shortest suspicion or a
- * confirming probe (a probe round and two gossip rounds), whichever is later, and two
- * gossip rounds to spread the verdict:  3·P + max(min, P + 2·G) + 2·G.
+ * reaches it (the shared probe ring), that probe's round, the shortest suspicion or the
+ * next round's confirming probe (up to two intervals), whichever is later, and two
+ * gossip rounds to spread the verdict:  3·P + max(min, 2·P) + 2·G.
  */
 export function detectionBoundMs(n: number, t: MembershipTimings): number {
   const p = t.probeIntervalMs, g = t.gossipIntervalMs;
   const min = t.suspicionMult * Math.max(1, Math.log10(n)) * t.suspicionUnitMs;
-  return 3 * p + Math.max(min, p + 2 * g) + 2 * g;
+  return 3 * p + Math.max(min, 2 * p) + 2 * g;
 }
 
 /** Longest a scenario waits for something to happen, simulated. */

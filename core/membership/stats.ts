@@ -11,8 +11,6 @@ export interface SwimStats {
   lateAcks: number;
   probes: number;
   probesSkipped: number;
-  /** Probes started because another member's suspicion was heard (confirmation probes). */
-  confirmProbes: number;
   pingReqsRefused: number;
   addressConflicts: number;
   membersRefused: number;
@@ -33,7 +31,6 @@ export const newStats = (): SwimStats => ({
   lateAcks: 0,
   probes: 0,
   probesSkipped: 0,
-  confirmProbes: 0,
   pingReqsRefused: 0,
   addressConflicts: 0,
   membersRefused: 0,

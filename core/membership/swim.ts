@@ -73,8 +73,6 @@ export const JOIN_SYNC_AFTER = [10, 50] as const;
 export const COORD_REFRESH_MS = 60_000;
 /** Above this error a member's coordinate is still settling: asked for in every ping. */
 export const COORD_SETTLED_ERROR = 0.5;
-/** Members expected to probe a newly suspected member at once (see #maybeConfirm). */
-export const CONFIRM_PROBES = 3;
 /** Probe intervals between two push-pulls prompted by pings from unknown members. */
 export const STRANGER_SYNC_EVERY = 10;
 
@@ -502,22 +500,7 @@ export class Swim {
     this.#startSuspicion(m, s.from);
     // The buddy system: the accused hears it directly, not only by gossip.
     if (s.from === this.#self.id) this.#d.send(m.address, s);
-    else this.#maybeConfirm(m);
     this.#emit("NodeSuspect", m, s.from);
-  }
-
-  /**
-   * Someone else suspects `m`: a few of those who hear it (CONFIRM_PROBES expected across
-   * the cluster) probe it at once instead of waiting for their turn. A crashed member
-   * gets its confirmations within a gossip hop and a probe round, so the suspicion
-   * shrinks to its minimum; a live one answers, and the probe is all it cost.
-   */
-  #maybeConfirm(m: Member): void {
-    const others = Math.max(1, this.#table.live - 2);
-    if (this.#d.rng.float() >= CONFIRM_PROBES / others) return;
-    this.stats.confirmProbes++;
-    if (startProbe(this.#probeContext, m)) this.stats.probes++;
-    else this.stats.probesSkipped++;
   }
 
   /** Declared failed (by a suspicion timeout somewhere), or left (from === id). */
