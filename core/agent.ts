@@ -33,7 +33,7 @@ import { EventHub } from "./events.ts";
 import { establishIdentity, normalizePeers } from "./mesh/bootstrap.ts";
 import { type Mesh, startMesh } from "./mesh/mesh.ts";
 import { buildMeta } from "./mesh/meta.ts";
-import { metaWorthSending } from "./mesh/meta_change.ts";
+import { metaChange } from "./mesh/meta_change.ts";
 import { requestJoin } from "./transport/transport.ts";
 import { Rpc } from "./mesh/rpc.ts";
 import { realScheduler } from "./membership/scheduler.ts";
@@ -254,14 +254,20 @@ async function start(
   });
   cleanups.push(() => mesh.stop());
   let refreshing = false;
+  let announcedAt = performance.now();
   refreshMeta = () => {
     if (refreshing) return;
     refreshing = true;
     metaNow().then((m) => {
-      if (metaWorthSending(meta, m)) {
-        meta = m;
-        mesh.setMeta(m);
-      }
+      const change = metaChange(meta, m);
+      if (change === "none") return;
+      // Every announcement is a rumor each member re-sends ~4·log10 N times: live readings
+      // alone go out at most once per agent.liveMetaInterval.
+      const now = performance.now();
+      if (change === "live" && now - announcedAt < config["agent.liveMetaInterval"]) return;
+      announcedAt = now;
+      meta = m;
+      mesh.setMeta(m);
     }, (e) => o.log(`herd: updating this node's load for the cluster failed: ${e.message}`))
       .finally(() => refreshing = false);
   };

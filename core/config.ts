@@ -79,6 +79,14 @@ export const SETTINGS = {
     doc:
       "Shortest time between two announcements of this node's free resources to the cluster. Jobs that start and end in a burst make one announcement, not one each: every one costs a rumor to every member. Placement does not depend on it being fresh (the target admits or refuses).",
   }),
+  "agent.liveMetaInterval": duration({
+    // An announcement costs every member ~4·log10(N) sends of a ~250-byte rumor: a load
+    // that moves a step every few seconds on each of 100 nodes would be KB/s per node.
+    default: 300_000,
+    min: 0,
+    doc:
+      "Shortest time between two announcements of live readings alone (load, battery, temperature); what placement reads (free CPUs, memory, GPUs, power source) goes within agent.loadAnnounceInterval.",
+  }),
   "agent.releasePagesAfter": duration({
     default: 10_000,
     min: 0,
@@ -224,9 +232,10 @@ export const SETTINGS = {
   // Membership (SWIM + Lifeguard), in the spirit of memberlist's DefaultLANConfig; see
   // docs/membership.md for what each does and the failure-detection arithmetic.
   "membership.probeInterval": duration({
-    // 200 ms keeps a kill -9 under 3 s up to 1,000 members; 500 ms sends < 1 KB/s idle but
-    // takes 2.4-3.5 s on 10 hosts (docs/lab.md: the trade-off, measured).
-    default: 200,
+    // Each probe costs ~4 QUIC packets (ping, ack, and an ACK-only packet for each): 500 ms
+    // keeps an idle node under 1 KB/s. The shared probe ring (member_table.ts) still has
+    // every member probed about once per interval, so a crash is seen in < 3 s.
+    default: 500,
     min: 10,
     doc: "How often this node probes one member (round-robin over a shuffled list).",
   }),
@@ -250,10 +259,18 @@ export const SETTINGS = {
   },
   "membership.suspicionMult": int({
     default: 3,
-    unit: "× log10(N) × probeInterval",
+    unit: "× log10(N) × suspicionUnit",
     min: 1,
     max: 100,
-    doc: "Shortest suspicion before a member is declared failed: mult · log10(N) · probeInterval.",
+    doc: "Shortest suspicion before a member is declared failed: mult · log10(N) · suspicionUnit.",
+  }),
+  "membership.suspicionUnit": duration({
+    // memberlist uses the probe interval here. Kept apart so that probing less often
+    // (fewer bytes at rest) does not stretch suspicions: a suspicion is the time an
+    // accused member has to refute, which gossip (not probing) bounds.
+    default: 150,
+    min: 1,
+    doc: "Unit of the suspicion timeouts: shortest = suspicionMult · max(1, log10 N) · unit.",
   }),
   "membership.suspicionMaxTimeoutMult": int({
     default: 6,
@@ -287,7 +304,9 @@ export const SETTINGS = {
     doc: "How long a failed member still gets gossip (so it can learn of it and refute).",
   }),
   "membership.pushPullInterval": duration({
-    default: 30_000,
+    // A full state is ~150 bytes per member each way (meta included): at 30 s it was a
+    // fifth of an idle node's bytes. Serf spaces it to 60 s past 32 members.
+    default: 60_000,
     min: 0,
     doc: "Full-state exchange with one random member (scaled up past 32 members); 0 is off.",
   }),
@@ -461,6 +480,7 @@ export const PROFILES: Record<ProfileName, Partial<HerdConfig>> = {
     "membership.probeInterval": 5_000,
     "membership.probeTimeout": 3_000,
     "membership.suspicionMult": 6,
+    "membership.suspicionUnit": 5_000,
     "membership.pushPullInterval": 60_000,
     "membership.gossipNodes": 4,
     "membership.gossipInterval": 500,
@@ -471,11 +491,13 @@ export const PROFILES: Record<ProfileName, Partial<HerdConfig>> = {
     // Loopback test clusters: fast feedback, short grace.
     "agent.loadInterval": 500,
     "agent.loadAnnounceInterval": 200,
+    "agent.liveMetaInterval": 0,
     "jobs.killGrace": 2_000,
     "jobs.logFlushInterval": 50,
     // memberlist's DefaultLocalConfig, faster still: loopback answers in microseconds.
     "membership.probeInterval": 100,
     "membership.probeTimeout": 50,
+    "membership.suspicionUnit": 100,
     "membership.indirectChecks": 1,
     "membership.retransmitMult": 2,
     "membership.pushPullInterval": 15_000,

@@ -63,13 +63,15 @@ export function profileTimings(profile: "lan" | "wan" | "local" = "lan"): Member
 
 /**
  * The documented bound (docs/membership.md) on the time until every live member has
- * marked a crashed one failed: up to a probe interval before someone probes it, a
- * probe round, a confirmation, the shortest suspicion, and three gossip rounds to
- * spread the verdict:  3·P + suspicionMult·max(1, log10 N)·P + 3·G.
+ * marked a crashed one failed: up to two probe intervals before its round's prober
+ * reaches it (the shared probe ring), that probe's round, the shortest suspicion or the
+ * next round's confirming probe (up to two intervals), whichever is later, and two
+ * gossip rounds to spread the verdict:  3·P + max(min, 2·P) + 2·G.
  */
 export function detectionBoundMs(n: number, t: MembershipTimings): number {
-  const p = t.probeIntervalMs;
-  return 3 * p + t.suspicionMult * Math.max(1, Math.log10(n)) * p + 3 * t.gossipIntervalMs;
+  const p = t.probeIntervalMs, g = t.gossipIntervalMs;
+  const min = t.suspicionMult * Math.max(1, Math.log10(n)) * t.suspicionUnitMs;
+  return 3 * p + Math.max(min, 2 * p) + 2 * g;
 }
 
 /** Longest a scenario waits for something to happen, simulated. */

@@ -11,7 +11,8 @@ import type { LabProcess } from "../../tests/lab/_process.ts";
 import { waitFor } from "../../tests/lab/_process.ts";
 import type { FailureMark, Member, MemberStatus, System } from "./system.ts";
 
-const START_MS = 60_000;
+// 100 agents starting at once on 2 cores take ~1 min before the last one answers.
+const START_MS = 180_000;
 const API_PORT = 7948;
 const FAILED_LINE = /herd: member failed: \S+ \S+ (\S+)/;
 
@@ -152,6 +153,13 @@ export class HerdSystem implements System {
     this.#killed.set(i, a);
     a.client.close();
     await Promise.all([a.agent.stop(), a.relay.stop()]);
+  }
+
+  /** Host i's agent's /metrics (Prometheus text): transport and membership counters. */
+  async metrics(i: number): Promise<string> {
+    const r = await this.#get(this.#agent(i), "/metrics");
+    if (!r.ok) throw new Error(`herd on host ${i}: /metrics answered ${r.status}`);
+    return await r.text();
   }
 
   /** Every pair's estimate from the nodes' own network coordinates (each node's view). */

@@ -35,8 +35,9 @@ export interface Member {
   meta: MemberMeta;
   /** Scheduler time of the last state change. */
   changedAt: number;
-  /** Its network coordinate, from its last ack to us. */
+  /** Its network coordinate, from the last ack to us that carried one, and when. */
   coord?: Coordinate;
+  coordAt?: number;
 }
 
 /** A copy handed to observers and callers; never the live record. */

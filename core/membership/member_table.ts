@@ -1,5 +1,13 @@
 // The member list: records by id, counts by state, and the probe order. Bounded
 // by MAX_MEMBERS. No protocol decisions here — swim.ts makes them.
+//
+// The probe order is one ring shared by the whole cluster: every id, sorted. In round r
+// (a shared clock divided by the probe interval) the member at ring position p probes
+// the one at p + d, with d = 1 + r mod (M − 1): for each round that is a permutation, so
+// every member is probed about once per round by somebody — where SWIM's independent
+// shuffles leave a member unprobed for k rounds with probability ~e^−k, which was most
+// of the time a crash took to be noticed. Each prober still visits every member once
+// in M − 1 rounds. Views that differ, or clocks that do, only make it less even.
 
 import { isDeadOrLeft, type Member, MemberState } from "./member.ts";
 import type { Rng } from "./rng.ts";
@@ -10,9 +18,8 @@ export const MAX_MEMBERS = 16_384;
 export class MemberTable {
   readonly #byId = new Map<string, Member>();
   readonly #counts: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
-  /** Ids in probe order: shuffled at each wrap, new ones inserted at a random place. */
-  #order: string[] = [];
-  #next = 0;
+  /** Every id, sorted: the probe ring (above). */
+  readonly #ring: string[] = [];
 
   constructor(readonly selfId: string, readonly rng: Rng) {}
 
@@ -45,12 +52,7 @@ export class MemberTable {
     if (this.#byId.size >= MAX_MEMBERS && !this.#evictOne()) return false;
     this.#byId.set(m.id, m);
     this.#counts[m.state]++;
-    // At a random place, not the end (memberlist swaps it there): otherwise every
-    // newcomer would wait a whole round before anyone probes it.
-    const order = this.#order;
-    const at = this.rng.int(order.length + 1);
-    order.push(m.id);
-    [order[at], order[order.length - 1]] = [order[order.length - 1], order[at]];
+    this.#ring.splice(this.#ringIndex(m.id), 0, m.id);
     return true;
   }
 
@@ -67,14 +69,22 @@ export class MemberTable {
     if (!m) return;
     this.#byId.delete(id);
     this.#counts[m.state]--;
-    // The probe order drops it lazily, at the next wrap.
+    const at = this.#ringIndex(id);
+    if (this.#ring[at] === id) this.#ring.splice(at, 1);
   }
 
-  /** The next member to probe (alive or suspect, not self), or undefined if there is none. */
-  nextProbeTarget(): Member | undefined {
-    for (let checked = 0; checked <= this.#order.length; checked++) {
-      if (this.#next >= this.#order.length) this.#reshuffle();
-      const m = this.#byId.get(this.#order[this.#next++]);
+  /**
+   * The member to probe in `round` (alive or suspect, not self): the one `d` places on
+   * along the ring (above), or the next one up from there; undefined if there is none.
+   */
+  nextProbeTarget(round: number): Member | undefined {
+    const ring = this.#ring;
+    const size = ring.length;
+    if (size < 2) return undefined;
+    const d = 1 + (((round % (size - 1)) + size - 1) % (size - 1));
+    const at = this.#ringIndex(this.selfId);
+    for (let step = 0; step < size - 1; step++) {
+      const m = this.#byId.get(ring[(at + d + step) % size]);
       if (m && m.id !== this.selfId && !isDeadOrLeft(m)) return m;
     }
     return undefined;
@@ -87,7 +97,7 @@ export class MemberTable {
   randomMembers(k: number, accept: (m: Member) => boolean): Member[] {
     const out: Member[] = [];
     if (k <= 0) return out;
-    const ids = this.#order;
+    const ids = this.#ring;
     if (ids.length < 3 * k) {
       for (const id of this.rng.shuffle([...ids])) {
         const m = this.#byId.get(id);
@@ -113,9 +123,15 @@ export class MemberTable {
     return gone;
   }
 
-  #reshuffle(): void {
-    this.#order = this.rng.shuffle(this.#order.filter((id) => this.#byId.has(id)));
-    this.#next = 0;
+  /** Where `id` is, or would go, in the sorted ring. */
+  #ringIndex(id: string): number {
+    let lo = 0, hi = this.#ring.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#ring[mid] < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   #evictOne(): boolean {

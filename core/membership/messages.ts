@@ -78,6 +78,8 @@ export interface Ping extends Base, Piggyback {
   from: NodeRef;
   /** The fallback ping over a reliable stream (memberlist's TCP ping). */
   reliable?: true;
+  /** Answer with your network coordinate (ours is missing or stale). */
+  wantCoord?: true;
 }
 
 export interface PingReq extends Base, Piggyback {
@@ -100,7 +102,7 @@ export interface Ack extends Base, Piggyback {
   from: string;
   /** Set by a relay forwarding the target's ack: no round-trip time to learn from it. */
   relayed?: true;
-  /** The sender's network coordinate (direct acks only). */
+  /** The sender's network coordinate (direct acks to a ping that asked for it). */
   coord?: Coordinate;
   /** Answering a reliable ping: goes back on the same stream. */
   reliable?: true;

@@ -46,6 +46,8 @@ export interface ProbeContext {
   relays(target: ProbeTarget, k: number): Member[];
   /** An accusation to hand the target so it can refute at once (the buddy system). */
   accusation(target: ProbeTarget): Suspect | undefined;
+  /** Whether to ask the target for its coordinate (our copy is missing or stale). */
+  wantsCoord(target: ProbeTarget): boolean;
   /** A direct ack came back after `rttMs`. */
   measured(target: ProbeTarget, rttMs: number, ack: Ack): void;
   /** No ack by the deadline. */
@@ -96,7 +98,9 @@ export function startProbe(ctx: ProbeContext, member: Member, accusation?: Suspe
   });
   if (!waiting) return false;
 
-  ctx.send(target.address, ping(ctx.self, target, seq, accusation ?? ctx.accusation(target)));
+  const first = ping(ctx.self, target, seq, accusation ?? ctx.accusation(target));
+  if (ctx.wantsCoord(target)) first.wantCoord = true;
+  ctx.send(target.address, first);
   round.timers.push(ctx.scheduler.after(timeout, () => {
     if (!round.done) round.relays = askRelays(ctx, target, seq, interval - timeout);
   }));

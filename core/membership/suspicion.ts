@@ -2,7 +2,7 @@
 // formula. A suspicion starts at the max timeout and shrinks toward the min as
 // independent members confirm it, on a log scale:
 //
-//   min     = suspicionMult · max(1, log10 N) · probeInterval
+//   min     = suspicionMult · max(1, log10 N) · suspicionUnit
 //   max     = suspicionMaxTimeoutMult · min
 //   timeout = max(min, max − (max − min) · log(C + 1) / log(K + 1))
 //
@@ -22,10 +22,10 @@ export interface SuspicionBounds {
 /** The bounds for a cluster of `n` live members (memberlist's suspicionTimeout). */
 export function suspicionBounds(
   n: number,
-  t: { suspicionMult: number; suspicionMaxTimeoutMult: number; probeIntervalMs: number },
+  t: { suspicionMult: number; suspicionMaxTimeoutMult: number; suspicionUnitMs: number },
 ): SuspicionBounds {
   const scale = Math.max(1, Math.log10(Math.max(1, n)));
-  const minMs = Math.floor(t.suspicionMult * scale * t.probeIntervalMs);
+  const minMs = Math.floor(t.suspicionMult * scale * t.suspicionUnitMs);
   const k = t.suspicionMult - 2;
   // n − 2: neither this node nor the suspect can confirm.
   const expected = n - 2 < k ? 0 : Math.max(0, k);

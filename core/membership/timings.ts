@@ -9,6 +9,7 @@ export interface MembershipTimings {
   indirectChecks: number;
   fallbackPing: boolean;
   suspicionMult: number;
+  suspicionUnitMs: number;
   suspicionMaxTimeoutMult: number;
   retransmitMult: number;
   gossipIntervalMs: number;
@@ -34,6 +35,7 @@ export function membershipTimings(c: HerdConfig): MembershipTimings {
     indirectChecks: c["membership.indirectChecks"],
     fallbackPing: c["membership.fallbackPing"],
     suspicionMult: c["membership.suspicionMult"],
+    suspicionUnitMs: c["membership.suspicionUnit"],
     suspicionMaxTimeoutMult: c["membership.suspicionMaxTimeoutMult"],
     retransmitMult: c["membership.retransmitMult"],
     gossipIntervalMs: c["membership.gossipInterval"],

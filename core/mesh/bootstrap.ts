@@ -14,6 +14,7 @@ import {
   ClusterError,
   createCluster,
   joinCluster,
+  JoinUnansweredError,
   loadIdentity,
   type MeshIdentity,
   type RequestJoin,
@@ -23,6 +24,11 @@ import {
 export const DISCOVERY_JOIN_WAIT_MS = 30_000;
 
 const DEFAULT_MESH_PORT = 7946;
+/** How long `--peer` joins are retried while the peers do not answer (none refused). */
+export const JOIN_RETRY_FOR_MS = 60_000;
+/** First and longest wait between two rounds of join attempts (doubling, with no jitter needed: each attempt already waits its own dial timeout). */
+const JOIN_RETRY_FIRST_MS = 500;
+const JOIN_RETRY_MAX_MS = 8_000;
 
 /** Peers as given (`host`, `host:port`, `[v6]:port`) -> `host:port`; a clear error for a bad one. */
 export function normalizePeers(peers: readonly string[]): string[] {
@@ -69,10 +75,21 @@ export async function establishIdentity(
 
   const peers = o.peers.flatMap((p) => parsePeerAddress(p, DEFAULT_MESH_PORT) ?? []);
   if (peers.length > 0) {
-    return {
-      identity: await joinCluster(d, token, list(peers), o.requestJoin, o.log),
-      how: "joined",
-    };
+    // Peers that did not answer (a member busy with many joins at once, one still
+    // starting) are asked again, with backoff, for JOIN_RETRY_FOR_MS; a refusal is final.
+    const until = o.clock.now() + JOIN_RETRY_FOR_MS;
+    for (let wait = JOIN_RETRY_FIRST_MS;; wait = Math.min(2 * wait, JOIN_RETRY_MAX_MS)) {
+      try {
+        return {
+          identity: await joinCluster(d, token, list(peers), o.requestJoin, o.log),
+          how: "joined",
+        };
+      } catch (e) {
+        if (!(e instanceof JoinUnansweredError) || o.clock.now() + wait > until) throw e;
+        o.log(`herd: no member answered the join; trying again in ${wait} ms`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
   o.log(
     `herd: looking for a member of cluster ${wanted!.slice(0, 16)} with ${

@@ -8,9 +8,13 @@ import { generateNodeKey, loadNodeKey, type NodeKey } from "../identity/keys.ts"
 import { parseToken, redactToken } from "../identity/token.ts";
 import { type ClusterCa, loadClusterCa, verifyNodeCert } from "../identity/verify.ts";
 import { formatAddress } from "../transport/address.ts";
+import { TransportError } from "../transport/errors.ts";
 import { type ClusterRecord, type IdentityRecord, keys, type MemberRecord } from "../store.ts";
 
 export class ClusterError extends HerdError {}
+
+/** No candidate granted a join, and none refused it either: they may answer later. */
+export class JoinUnansweredError extends ClusterError {}
 
 /** This node's standing in its cluster. */
 export interface MeshIdentity {
@@ -129,11 +133,13 @@ export async function joinCluster(
   const { caFingerprint } = checkToken(token);
   const key = await generateNodeKey();
   const errors: string[] = [];
+  let refused = false;
   for await (const c of candidates) {
     try {
       const got = await requestJoin({ token, host: c.host, port: c.port, nodeId: d.nodeId, key });
       const ca = loadClusterCa(got.caPem);
       if (!ca.ok || ca.ca.fingerprint !== caFingerprint) {
+        refused = true;
         errors.push(`${c.host}:${c.port}: its CA does not match the token`);
         continue;
       }
@@ -149,11 +155,14 @@ export async function joinCluster(
       return loaded;
     } catch (e) {
       if (!(e instanceof HerdError)) throw e;
+      // Unreachable or too slow (a TransportError) may answer later; a refusal will not.
+      if (!(e instanceof TransportError)) refused = true;
       errors.push(`${c.host}:${c.port}: ${e.message}`);
       log(`herd: join through ${c.host}:${c.port} failed: ${e.message}`);
     }
   }
-  throw new ClusterError(
+  const Failure = errors.length > 0 && !refused ? JoinUnansweredError : ClusterError;
+  throw new Failure(
     `could not join cluster ${caFingerprint.slice(0, 16)} with ${redactToken(token)}: ${
       errors.length ? errors.join("; ") : "no member found"
     }`,

@@ -326,8 +326,9 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
         const into = TRANSPORT_GAUGES.has(k) ? gauges : counters;
         if (typeof v === "number") into[name] = v;
         else if (v && typeof v === "object") {
+          const label = TRANSPORT_LABELS[k] ?? "reason";
           for (const [r, n] of Object.entries(v as Record<string, number>)) {
-            into[`${name}{reason=${r}}`] = n;
+            into[`${name}{${label}=${r}}`] = n;
           }
         }
       }
@@ -349,6 +350,12 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
 }
 
 const MEMBER_STATES = ["alive", "suspect", "dead", "left"] as const;
+
+/** Label names of the transport's records that are not counts by reason. */
+const TRANSPORT_LABELS: Readonly<Record<string, string>> = {
+  sentByType: "type",
+  bytesSentByType: "type",
+};
 
 /** Transport stats that are levels, not counts. */
 const TRANSPORT_GAUGES = new Set(["connectionsOpen", "pooled"]);

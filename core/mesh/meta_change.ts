@@ -21,9 +21,20 @@ type Obj = { readonly [k: string]: Json };
 const isObj = (x: Json | undefined): x is Obj =>
   typeof x === "object" && x !== null && !Array.isArray(x);
 
+/**
+ * What changed from the announced `prev` to `next`: nothing worth saying, only live
+ * readings that moved a step ("live": the agent spaces these out, agent.liveMetaInterval),
+ * or something placement reads ("now").
+ */
+export type MetaChange = "none" | "live" | "now";
+
 /** Whether `next` should replace the announced `prev`. */
 export function metaWorthSending(prev: MemberMeta, next: MemberMeta): boolean {
-  if (sameMeta(prev, next)) return false;
+  return metaChange(prev, next) !== "none";
+}
+
+export function metaChange(prev: MemberMeta, next: MemberMeta): MetaChange {
+  if (sameMeta(prev, next)) return "none";
   const a = isObj(prev.l) ? prev.l : {};
   const b = isObj(next.l) ? next.l : {};
   const rest = (m: MemberMeta, l: Obj) => {
@@ -31,12 +42,12 @@ export function metaWorthSending(prev: MemberMeta, next: MemberMeta): boolean {
     for (const k in l) if (!(k in LIVE_STEPS)) liveless[k] = l[k];
     return { ...m, l: liveless };
   };
-  if (!sameMeta(rest(prev, a), rest(next, b))) return true;
+  if (!sameMeta(rest(prev, a), rest(next, b))) return "now";
   for (const [k, step] of Object.entries(LIVE_STEPS)) {
     const x = a[k], y = b[k];
     if (x === y) continue;
-    if (typeof x !== "number" || typeof y !== "number") return true; // appeared or went
-    if (Math.abs(x - y) >= step) return true;
+    if (typeof x !== "number" || typeof y !== "number") return "now"; // appeared or went
+    if (Math.abs(x - y) >= step) return "live";
   }
-  return false;
+  return "none";
 }

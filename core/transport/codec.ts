@@ -152,6 +152,7 @@ const SCHEMAS = {
     target: NodeId,
     from: NodeRef,
     reliable: Flag,
+    wantCoord: Flag,
     gossip: v.optional(Rumors),
   }),
   [MessageType.PingReq]: v.strictObject({

@@ -11,6 +11,9 @@ export interface TransportStats {
   /** Message bytes (datagram payloads and stream frames), both ways. */
   bytesSent: number;
   bytesReceived: number;
+  /** Messages handed to send, and their encoded bytes, by message type (Ping, Ack, …). */
+  sentByType: Record<string, number>;
+  bytesSentByType: Record<string, number>;
   /** Messages that could not be sent: no connection could be made, or sending failed. */
   sendErrors: number;
   /** Messages dropped because too many were waiting for one dial. */
@@ -62,6 +65,8 @@ export const newTransportStats = (): TransportStats => ({
   streamsReceived: 0,
   bytesSent: 0,
   bytesReceived: 0,
+  sentByType: {},
+  bytesSentByType: {},
   sendErrors: 0,
   sendQueueDropped: 0,
   dials: 0,

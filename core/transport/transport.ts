@@ -140,6 +140,11 @@ interface Outgoing {
   lane: Lane;
 }
 
+/** Wire code → name, for the per-type counters. */
+const TYPE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(MessageType).map(([name, code]) => [code, name]),
+);
+
 /** Full-state exchanges take the bulk lane, so they never delay a reliable ping. */
 const laneOf = (msg: Message): Lane =>
   msg.type === MessageType.PushPullRequest || msg.type === MessageType.PushPullResponse ||
@@ -307,6 +312,9 @@ export class Transport {
       );
       return;
     }
+    const type = TYPE_NAMES[msg.type] ?? String(msg.type);
+    countBy(this.stats.sentByType, type);
+    this.stats.bytesSentByType[type] = (this.stats.bytesSentByType[type] ?? 0) + bytes.length;
     const out: Outgoing = { bytes, channel: channelOf(msg), lane: laneOf(msg) };
     const id = this.#idOf(address);
     const link = id === undefined ? undefined : this.#pool.get(id);

@@ -19,6 +19,7 @@ const LONG_TO_SHORT: Readonly<Record<string, string>> = {
   id: "i",
   address: "a",
   reliable: "r",
+  wantCoord: "w",
   nackAfterMs: "k",
   relayed: "y",
   coord: "c",

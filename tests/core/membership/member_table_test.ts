@@ -12,19 +12,31 @@ const member = (id: string, state: Member["state"] = MemberState.Alive, changedA
   changedAt,
 });
 
-Deno.test("each round of probes visits every live member once, never self or the failed", () => {
+Deno.test("each member's probes visit every live member once in M − 1 rounds, never self or the failed", () => {
   const t = new MemberTable("self", seededRng(3));
   t.add(member("self"));
   for (let i = 0; i < 20; i++) t.add(member(`m${i}`));
   t.setState(t.get("m3")!, MemberState.Dead, 5);
   t.setState(t.get("m4")!, MemberState.Suspect, 5);
-  for (let round = 0; round < 3; round++) {
-    const seen = Array.from({ length: 19 }, () => t.nextProbeTarget()!.id);
-    assert.equal(new Set(seen).size, 19, `round ${round}: ${seen}`);
-    assert.ok(!seen.includes("self") && !seen.includes("m3") && seen.includes("m4"));
-  }
+  const seen = Array.from({ length: 20 }, (_, r) => t.nextProbeTarget(r)!.id);
+  assert.equal(new Set(seen).size, 19, String(seen));
+  assert.ok(!seen.includes("self") && !seen.includes("m3") && seen.includes("m4"));
   assert.equal(t.live, 20);
   assert.equal(t.count(MemberState.Dead), 1);
+});
+
+Deno.test("in one round the members' probes are a permutation: each member probed once", () => {
+  const ids = Array.from({ length: 12 }, (_, i) => `n${String(i).padStart(2, "0")}`);
+  const tables = ids.map((self) => {
+    const t = new MemberTable(self, seededRng(7));
+    for (const id of ids) t.add(member(id));
+    return t;
+  });
+  for (const round of [0, 1, 5, 10, 11, 1_000_003]) {
+    const targets = tables.map((t) => t.nextProbeTarget(round)!.id);
+    assert.equal(new Set(targets).size, ids.length, `round ${round}: ${targets}`);
+    assert.ok(targets.every((id, i) => id !== ids[i]));
+  }
 });
 
 Deno.test("random members: distinct, accepted, at most k", () => {
@@ -44,7 +56,7 @@ Deno.test("reap forgets only failed or left members whose time is up", () => {
   t.add(member("c", MemberState.Alive, 0));
   assert.deepEqual(t.reap((m) => m.changedAt < 50), ["a"]);
   assert.equal(t.size, 2);
-  assert.equal(t.nextProbeTarget()?.id, "c");
+  assert.equal(t.nextProbeTarget(0)?.id, "c");
 });
 
 Deno.test("the table is bounded: a newcomer evicts the longest-failed member, or is refused", () => {

@@ -27,7 +27,7 @@ Deno.test("with no confirmations expected, the timeout is the min", () => {
 
 // memberlist's TestSuspicionTimeout: mult · max(1, log10 N) · interval.
 Deno.test("bounds scale with log10 of the cluster size", () => {
-  const t = { suspicionMult: 3, suspicionMaxTimeoutMult: 6, probeIntervalMs: 1_000 };
+  const t = { suspicionMult: 3, suspicionMaxTimeoutMult: 6, suspicionUnitMs: 1_000 };
   const mins: [number, number][] = [[5, 3_000], [10, 3_000], [50, 5_096], [100, 6_000], [
     500,
     8_096,

@@ -16,8 +16,8 @@ const nine = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"];
 const alive = (id: string, incarnation: number, meta = {}) =>
   aliveMsg({ id, address: addr(id), incarnation, meta });
 
-// lan timings: probe 200 ms / 100 ms, suspicionMult 3, max 6×. With 10 members:
-// min = 3 · max(1, log10 10) · 200 ms = 600 ms, max = 3,600 ms, K = 1.
+// The harness's timings: probe 200 ms / 100 ms, suspicionMult 3 × 200 ms, max 6×. With
+// 10 members: min = 3 · max(1, log10 10) · 200 ms = 600 ms, max = 3,600 ms, K = 1.
 const MIN = 600;
 const MAX = 3_600;
 
@@ -204,15 +204,23 @@ Deno.test("an ack brings local health back down", () => {
   assert.equal(h.swim.health, 0);
 });
 
-Deno.test("a ping is acked with a coordinate; one for someone else is not", () => {
+Deno.test("a ping is acked (with a coordinate when asked); one for someone else is not", () => {
   const h = harness();
   const from = { id: "m1", address: addr("m1") };
+  h.swim.receive("x", {
+    type: MessageType.Ping,
+    v: PROTOCOL_VERSION,
+    seq: 6,
+    target: "self",
+    from,
+  });
   h.swim.receive("x", {
     type: MessageType.Ping,
     v: PROTOCOL_VERSION,
     seq: 7,
     target: "self",
     from,
+    wantCoord: true,
   });
   h.swim.receive("x", {
     type: MessageType.Ping,
@@ -222,8 +230,9 @@ Deno.test("a ping is acked with a coordinate; one for someone else is not", () =
     from,
   });
   const acks = h.sentOf(MessageType.Ack);
-  assert.deepEqual(acks.map((a) => [a.to, a.msg.seq]), [[addr("m1"), 7]]);
-  assert.equal(acks[0].msg.coord?.vec.length, 8);
+  assert.deepEqual(acks.map((a) => [a.to, a.msg.seq]), [[addr("m1"), 6], [addr("m1"), 7]]);
+  assert.equal(acks[0].msg.coord, undefined);
+  assert.equal(acks[1].msg.coord?.vec.length, 8);
   assert.equal(h.swim.stats.misdirectedPings, 1);
 });
 
@@ -297,4 +306,15 @@ Deno.test("join resolves with the seeds that answered; leave gossips, waits, the
     r.type === MessageType.Dead && r.id === "self" && r.from === "self"
   );
   assert.ok(leaves.length >= 1, "the leave was gossiped");
+});
+
+Deno.test("a ping asks for the target's coordinate only while ours is missing, unsettled or stale", () => {
+  const h = harness({ timings: { gossipNodes: 0 } });
+  h.addMembers(["m1"]);
+  const pings = () => h.sentOf(MessageType.Ping).filter((p) => !p.msg.reliable);
+  h.sched.runFor(400);
+  assert.equal(pings()[0]?.msg.wantCoord, true, "none yet");
+  // The scripted peer's acks carry no coordinate: it keeps asking.
+  h.sched.runFor(1_000);
+  assert.ok(pings().length >= 3 && pings().every((p) => p.msg.wantCoord));
 });

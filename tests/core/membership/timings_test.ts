@@ -8,13 +8,14 @@ const timingsOf = (profile: string, env: Record<string, string> = {}) =>
 
 Deno.test("lan defaults, and wan/local as overrides of them", () => {
   const lan = timingsOf("lan");
-  assert.equal(lan.probeIntervalMs, 200);
+  assert.equal(lan.probeIntervalMs, 500);
   assert.equal(lan.probeTimeoutMs, 100);
   assert.equal(lan.indirectChecks, 3);
   assert.equal(lan.suspicionMult, 3);
+  assert.equal(lan.suspicionUnitMs, 150);
   assert.equal(lan.suspicionMaxTimeoutMult, 6);
   assert.equal(lan.retransmitMult, 4);
-  assert.equal(lan.pushPullIntervalMs, 30_000);
+  assert.equal(lan.pushPullIntervalMs, 60_000);
   assert.equal(lan.gossipIntervalMs, 200);
   assert.equal(lan.gossipNodes, 3);
   assert.equal(lan.awarenessMaxMultiplier, 8);
@@ -45,10 +46,10 @@ Deno.test("every membership setting says its unit and what it does", () => {
 
 Deno.test("a probe timeout at or past the probe interval is refused, naming both", () => {
   assert.throws(
-    () => timingsOf("lan", { HERD_MEMBERSHIP_PROBE_TIMEOUT: "300ms" }),
+    () => timingsOf("lan", { HERD_MEMBERSHIP_PROBE_TIMEOUT: "600ms" }),
     (e: unknown) =>
       e instanceof ConfigError &&
-      /'membership.probeTimeout' must be below 'membership.probeInterval': got 300 ms >= 200 ms/
+      /'membership.probeTimeout' must be below 'membership.probeInterval': got 600 ms >= 500 ms/
         .test(e.message),
   );
   assert.equal(timingsOf("lan", { HERD_MEMBERSHIP_FALLBACK_PING: "false" }).fallbackPing, false);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { metaWorthSending } from "../../../core/mesh/meta_change.ts";
+import { metaChange, metaWorthSending } from "../../../core/mesh/meta_change.ts";
 
 const base = { v: 1, n: "pi", k: "Edge", c: 4, l: { c: 4, m: 1024, g: 0, l: 1, b: 60, t: 50 } };
 const withLoad = (l: Record<string, number | boolean>) => ({ ...base, l: { ...base.l, ...l } });
@@ -23,4 +23,12 @@ Deno.test("meta change: live readings must move a step", () => {
   assert.equal(metaWorthSending(base, withLoad({ t: 56 })), true, "temperature +6");
   const { t: _t, ...noTemp } = base.l;
   assert.equal(metaWorthSending(base, { ...base, l: noTemp }), true, "a reading went away");
+});
+
+Deno.test("meta change: live readings alone are 'live' (spaced out), the rest 'now'", () => {
+  assert.equal(metaChange(base, { ...base }), "none");
+  assert.equal(metaChange(base, withLoad({ l: 1.5 })), "none");
+  assert.equal(metaChange(base, withLoad({ l: 2 })), "live");
+  assert.equal(metaChange(base, withLoad({ l: 2, c: 3 })), "now");
+  assert.equal(metaChange(base, withLoad({ ob: true })), "now");
 });
