@@ -128,9 +128,12 @@ export async function admit(
     throw new RangeError(`at most ${MAX_ADMIT_BATCH} admissions per commit, got ${batch.length}`);
   }
   for (;;) {
-    const entry = await kv.get<Allocation>(keys.alloc());
-    const stored = await getAll(kv, batch.map((a) => keys.job(a.id)));
-    let alloc = entry.value ?? EMPTY_ALLOCATION;
+    // One read for the ledger and the jobs' records (up to 9 of them).
+    const [entry, ...stored] = await getAll(kv, [
+      keys.alloc(),
+      ...batch.map((a) => keys.job(a.id)),
+    ]);
+    let alloc = (entry.value as Allocation | null) ?? EMPTY_ALLOCATION;
     let memLeft = liveMemAvailable;
     const op = kv.atomic().check(entry);
     const out = batch.map((a, i): Admitted => {
