@@ -1,7 +1,7 @@
 // `herd run`: submit a job, stream its output, exit with its exit code.
 
 import { resolve } from "node:path";
-import type { JobRecord } from "../core/jobs/job.ts";
+import { isFinal, type JobRecord } from "../core/jobs/job.ts";
 import type { StreamLine } from "../core/api/follow.ts";
 import type { JobSubmission } from "../core/jobs/job_protocol.ts";
 import { HerdError, UsageError } from "../core/errors.ts";
@@ -371,29 +371,19 @@ async function submit(
     client.request("POST", `/v1/jobs/${jobId}/kill`).catch(() => {});
   };
   Deno.addSignalListener("SIGINT", onInt);
+  /** The output's sequence number so far: a migrated job is followed on from there. */
+  let seq = 0;
+  let stream = res;
   try {
-    for await (const line of ndjson<StreamLine>(res)) {
-      switch (line.t) {
-        case "job":
-          jobId = line.job.id;
-          break;
-        case "out":
-          await writeAll(Deno.stdout, Uint8Array.fromBase64(line.d));
-          break;
-        case "err":
-          await writeAll(Deno.stderr, Uint8Array.fromBase64(line.d));
-          break;
-        case "note":
-          console.error(`herd: ${line.text}`);
-          break;
-        case "gap":
-          console.error(
-            `herd: ${line.bytes} bytes of output were dropped (the terminal read too slowly)`,
-          );
-          break;
-        case "end":
-          return report(line.job);
-      }
+    for (;;) {
+      const ended = await pipe(stream);
+      if (!ended) break;
+      if (!jobId || !/^migrated to /.test(ended.reason ?? "")) return report(ended);
+      // `herd migrate` moved it: follow its next attempt, from where the output was.
+      const next = await nextAttempt(client, jobId, ended.attempt);
+      if (!next) return report(ended);
+      console.error(`herd: job ${jobId} ${ended.reason}; attempt ${next.attempt} runs there`);
+      stream = await client.request("GET", `/v1/jobs/${jobId}/logs?follow=1&after=${seq}`);
     }
   } catch (e) {
     if (!(e instanceof ReaderGone)) throw e;
@@ -406,6 +396,54 @@ async function submit(
   throw new HerdError(`the node closed the stream before job ${jobId ?? ""} ended`, {
     hint: jobId ? `see 'herd ps --all' and 'herd logs ${jobId}'` : undefined,
   });
+
+  /** Prints one stream's output; the job's record when it says the job ended. */
+  async function pipe(res: Response): Promise<JobRecord | undefined> {
+    for await (const line of ndjson<StreamLine>(res)) {
+      switch (line.t) {
+        case "job":
+          jobId = line.job.id;
+          break;
+        case "out":
+          await writeAll(Deno.stdout, Uint8Array.fromBase64(line.d));
+          seq = Math.max(seq, line.s ?? seq);
+          break;
+        case "err":
+          await writeAll(Deno.stderr, Uint8Array.fromBase64(line.d));
+          seq = Math.max(seq, line.s ?? seq);
+          break;
+        case "note":
+          console.error(`herd: ${line.text}`);
+          break;
+        case "gap":
+          console.error(
+            `herd: ${line.bytes} bytes of output were dropped (the terminal read too slowly)`,
+          );
+          break;
+        case "end":
+          return line.job;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** How long an attached `herd run` waits for a migrated job's next attempt to start. */
+const MIGRATION_WAIT_MS = 30_000;
+
+/** The job's attempt after `attempt` once it runs (a migration starts it within seconds). */
+async function nextAttempt(
+  client: Client,
+  id: string,
+  attempt: number,
+): Promise<JobRecord | undefined> {
+  const deadline = Date.now() + MIGRATION_WAIT_MS;
+  while (Date.now() < deadline) {
+    const j = await client.json<JobRecord>("GET", `/v1/jobs/${id}`).catch(() => undefined);
+    if (j && j.attempt > attempt && (j.state === "running" || isFinal(j.state))) return j;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
 }
 
 function report(job: JobRecord): number {
@@ -415,7 +453,7 @@ function report(job: JobRecord): number {
   if (job.state !== "succeeded" && job.reason && !/^exited with code/.test(job.reason)) {
     console.error(`herd: job ${job.id} ${job.state}: ${job.reason}`);
     if (/^migrated to /.test(job.reason)) {
-      console.error(`herd: its next attempt runs there: 'herd logs -f ${job.id}' follows it`);
+      console.error(`herd: its next attempt did not start: see 'herd ps --all'`);
     }
   }
   return exitCodeOf(job);

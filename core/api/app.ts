@@ -338,7 +338,15 @@ export function createApi(d: ApiDeps): Hono {
     const j = await withJob(c.req.param("id"));
     if ("error" in j) return j.error;
     const follow = c.req.query("follow") === "1";
-    return new Response(d.jobs.logs(j.job, follow), { headers: NDJSON });
+    const after = Number(c.req.query("after") ?? 0);
+    if (!Number.isSafeInteger(after) || after < 0) {
+      return fail(
+        400,
+        "invalid",
+        `after: a sequence number (0 or more): got '${c.req.query("after")}'`,
+      );
+    }
+    return new Response(d.jobs.logs(j.job, follow, after), { headers: NDJSON });
   });
 
   app.post("/v1/jobs/:id/kill", async (c) => {

@@ -12,7 +12,8 @@ import { type LogChunk, type LogHub, readStoredLogs } from "../jobs/logs.ts";
 
 export type StreamLine =
   | { t: "job"; job: JobRecord }
-  | { t: "out" | "err"; d: string }
+  /** `s`: the output's sequence number so far (a reader that resumes asks for what is after). */
+  | { t: "out" | "err"; d: string; s: number }
   | { t: "end"; job: JobRecord }
   | { t: "gap"; bytes: number }
   /** Something the reader should be told: the job waits, moved to another node. */
@@ -27,7 +28,7 @@ export const ATTACHED_HIGH_WATER = 1024 * 1024;
 const enc = new TextEncoder();
 const line = (l: StreamLine) => enc.encode(JSON.stringify(l) + "\n");
 const chunkLine = (c: LogChunk) =>
-  line({ t: c.stream === "stdout" ? "out" : "err", d: c.data.toBase64() });
+  line({ t: c.stream === "stdout" ? "out" : "err", d: c.data.toBase64(), s: c.last });
 
 export interface FollowOptions {
   kv: Deno.Kv;
@@ -39,10 +40,13 @@ export interface FollowOptions {
   first?: JobRecord;
   /** Reads the current record (after subscribing, so no end is missed). */
   record: () => Promise<JobRecord | null>;
+  /** Only output after this sequence number (a reader that already has the rest). */
+  after?: number;
 }
 
 export function followStream(o: FollowOptions): ReadableStream<Uint8Array> {
   let unsubscribe = () => {};
+  const after = o.after ?? 0;
   // The attached reader holds the job back when it is slow: it must get every byte.
   const attached = o.first !== undefined;
   let waiters: Array<() => void> = [];
@@ -75,7 +79,7 @@ export function followStream(o: FollowOptions): ReadableStream<Uint8Array> {
         unsubscribe = o.hub.subscribe(o.jobId, {
           chunk(c) {
             if (replaying) early.push(c);
-            else if (closed) return;
+            else if (closed || c.last <= after) return;
             else if (!attached && (controller.desiredSize ?? 0) < -MAX_FOLLOWER_BACKLOG) {
               dropped += c.data.length;
             } else {
@@ -92,8 +96,9 @@ export function followStream(o: FollowOptions): ReadableStream<Uint8Array> {
         });
       }
       const stored = await readStoredLogs(o.kv, o.jobId);
-      let last = 0;
+      let last = after;
       for (const c of stored) {
+        if (c.last <= after) continue;
         controller.enqueue(chunkLine(c));
         last = c.last;
       }

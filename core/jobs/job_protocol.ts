@@ -163,7 +163,7 @@ export const BODIES = {
       v.maxLength(64),
     ),
   }),
-  follow: v.strictObject({ id: JobId, sub: Sub, live: v.boolean() }),
+  follow: v.strictObject({ id: JobId, sub: Sub, live: v.boolean(), after: v.optional(Uint) }),
   unfollow: v.strictObject({ sub: Sub }),
   ack: v.strictObject({ sub: Sub, seq: Uint }),
   out: v.strictObject({

@@ -471,9 +471,11 @@ export class JobService {
     );
   }
 
-  /** A job's output: the stored tail, then (with `follow`) live until it ends. */
-  logs(job: JobRecord, follow: boolean): ReadableStream<Uint8Array> {
-    if (job.nodeId === this.#d.selfId || !job.nodeId) return this.#followLocal(job, false, follow);
+  /** A job's output: the stored tail (after seq `after`), then (with `follow`) live until it ends. */
+  logs(job: JobRecord, follow: boolean, after?: number): ReadableStream<Uint8Array> {
+    if (job.nodeId === this.#d.selfId || !job.nodeId) {
+      return this.#followLocal(job, false, follow, after);
+    }
     const target = job.nodeId;
     let failed = false;
     const sub = this.#receiver.open(target, () => {
@@ -484,7 +486,7 @@ export class JobService {
       target,
       SERVICE,
       "follow",
-      { id: job.id, sub: sub.sub, live: follow },
+      { id: job.id, sub: sub.sub, live: follow, ...(after ? { after } : {}) },
       QUERY_TIMEOUT_MS,
     )
       .catch((e) => {
@@ -506,12 +508,18 @@ export class JobService {
 
   // ── streams ───────────────────────────────────────────────────────────────
 
-  #followLocal(job: JobRecord, attached: boolean, follow = true): ReadableStream<Uint8Array> {
+  #followLocal(
+    job: JobRecord,
+    attached: boolean,
+    follow = true,
+    after?: number,
+  ): ReadableStream<Uint8Array> {
     return followStream({
       kv: this.#d.kv,
       hub: this.#d.hub,
       jobId: job.id,
       follow,
+      ...(after ? { after } : {}),
       ...(attached ? { first: job } : {}),
       record: async () => (await this.#d.runner.get(job.id)) ?? (await this.#owned.get(job.id)),
     });
@@ -952,10 +960,10 @@ export class JobService {
 
     // Offers that arrive together are admitted together (one KV commit: runner.admissions).
     on("offer", (from, { jobs }) => Promise.all(jobs.map((o) => this.#offered(from, o))));
-    on("follow", async (from, { id, sub, live }) => {
+    on("follow", async (from, { id, sub, live, after }) => {
       const rec = await this.#d.runner.get(id);
       if (!rec) throw new ServiceRefusal("no_such_job", `job ${id} has not run on this node`);
-      this.#shipper.ship(from, sub, this.#followLocal(rec, false, live));
+      this.#shipper.ship(from, sub, this.#followLocal(rec, false, live, after));
       return rec;
     });
     on("unfollow", (from, { sub }) => this.#shipper.stop(from, sub));

@@ -12,6 +12,7 @@ interface Job {
   nodeName: string;
   attempt: number;
   history?: Array<{ attempt: number; nodeId: string; state: string; reason?: string }>;
+  spec: { name: string };
 }
 
 const COUNTER = [
@@ -37,7 +38,7 @@ async function twoNodes(): Promise<{ a: Agent; b: Agent; stop(): Promise<void> }
 const jobOf = async (n: Agent, key: string): Promise<Job> => {
   const r = await n.herd(["ps", "--all", "--json"]);
   expectCode(r, 0, "ps");
-  return (JSON.parse(r.stdout) as Job[]).find((j) => j.id.startsWith(key) || key === "mover")!;
+  return (JSON.parse(r.stdout) as Job[]).find((j) => j.id.startsWith(key) || j.spec.name === key)!;
 };
 const ticks = (text: string) =>
   [...text.matchAll(/tick (\d+) on (\w+)/g)].map((m) => [Number(m[1]), m[2]] as const);
@@ -123,6 +124,46 @@ Deno.test("herd migrate moves a running job with its checkpoint and output; refu
     const escape = await a.herd(["run", "--checkpoint-dir", "state/../../x", "--", "true"]);
     expectCode(escape, 2, "a checkpoint dir outside the job's");
     assert.match(escape.stderr, /--checkpoint-dir: a directory without '\.\.'/);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("an attached herd run follows its job through a migration, each line once", async () => {
+  const { a, b, stop } = await twoNodes();
+  try {
+    const attached = a.herd([
+      "run",
+      "--name",
+      "follower",
+      "--checkpoint-dir",
+      "state",
+      "--",
+      "sh",
+      "-c",
+      COUNTER,
+    ]);
+    let id = "";
+    await until("the attached job ticked", async () => {
+      const r = await b.herd(["logs", "follower"]);
+      id = (await jobOf(b, "follower"))?.id ?? "";
+      return ticks(r.stdout).length >= 3;
+    });
+    const from = (await jobOf(a, id)).nodeId;
+    expectCode(await b.herd(["migrate", "follower"]), 0, "migrate");
+    await until("the moved job ticked on its new node", async () => {
+      const r = await a.herd(["logs", "follower"]);
+      return ticks(r.stdout).filter(([, n]) => n !== from).length >= 3;
+    });
+    expectCode(await a.herd(["kill", "follower"]), 0, "kill");
+    const r = await attached;
+    const seen = ticks(r.stdout);
+    const counts = seen.map(([n]) => n);
+    assert.deepEqual(counts, [...counts].sort((x, y) => x - y), "in order");
+    assert.equal(new Set(counts).size, counts.length, "no line twice");
+    assert.ok(seen.some(([, n]) => n === from) && seen.some(([, n]) => n !== from), r.stdout);
+    assert.match(r.stderr, /migrated to \w+; attempt 2 runs there/);
+    assert.match(r.stderr, /killed/);
   } finally {
     await stop();
   }
