@@ -184,6 +184,17 @@ export class HerdSystem implements System {
     await Promise.all(all.flatMap((a) => [a.agent.stop(), a.relay.stop()]));
   }
 
+  /** A request to host i's agent API (through its relay: nothing crosses the measured links). */
+  api(i: number, method: string, path: string, body?: unknown): Promise<Response> {
+    const a = this.#agent(i);
+    return fetch(`http://localhost${path}`, {
+      method,
+      client: a.client,
+      headers: { authorization: `Bearer ${a.token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
   #get(a: Agent, path: string): Promise<Response> {
     return fetch(`http://localhost${path}`, {
       client: a.client,
