@@ -92,7 +92,7 @@ export class HerdSystem implements System {
       },
     });
     const relay = lab.spawn(i, "socat", [
-      `UNIX-LISTEN:${sock},fork,unlink-early`,
+      `UNIX-LISTEN:${sock},fork,unlink-early,backlog=256`,
       `TCP:127.0.0.1:${API_PORT},retry=20,interval=0.1`,
     ]);
     const client = Deno.createHttpClient({ proxy: { transport: "unix", path: sock } } as never);
