@@ -15,6 +15,7 @@ import type { FailureMark, Member, MemberStatus, System } from "./system.ts";
 const START_MS = 180_000;
 const API_PORT = 7948;
 const FAILED_LINE = /herd: member failed: \S+ \S+ (\S+)/;
+const MEMBER_LINE = /herd: member (joined|failed|left): \S+ \S+ (\S+)/;
 
 interface Agent {
   agent: LabProcess;
@@ -35,6 +36,8 @@ const hostOf = (address: string) => address.replace(/:\d+$/, "").replace(/^\[|\]
 export class HerdSystem implements System {
   readonly name = "herd";
   #agents = new Map<number, Agent>();
+  /** Per host, the other members its log says are up. */
+  #up = new Map<number, Set<string>>();
   /** Killed agents: their pid and failure marks stay readable. */
   #killed = new Map<number, Agent>();
   #joinToken = "";
@@ -62,6 +65,8 @@ export class HerdSystem implements System {
     await Deno.mkdir(dir, { recursive: true });
     const sock = `${lab.dir}/${h.name}-herd.sock`;
     const failures: FailureMark[] = [];
+    const up = new Set<string>();
+    this.#up.set(i, up);
     if (join && !this.#joinToken) throw new Error("herd: start h1 (no join) first");
     const runtime = this.#runtime(lab, i);
     const agent = lab.spawn(i, runtime, [
@@ -89,6 +94,11 @@ export class HerdSystem implements System {
       onLine: (line) => {
         const m = FAILED_LINE.exec(line);
         if (m) failures.push({ addr: hostOf(m[1]), at: performance.now() });
+        const e = MEMBER_LINE.exec(line);
+        if (e && hostOf(e[2]) !== h.ip) {
+          if (e[1] === "joined") up.add(hostOf(e[2]));
+          else up.delete(hostOf(e[2]));
+        }
       },
     });
     const relay = lab.spawn(i, "socat", [
@@ -137,6 +147,10 @@ export class HerdSystem implements System {
       addr: hostOf(n.address),
       status: (n.state === "dead" ? "failed" : n.state) as MemberStatus,
     }));
+  }
+
+  upCount(i: number): number {
+    return 1 + (this.#up.get(i)?.size ?? 0);
   }
 
   failures(i: number): readonly FailureMark[] {

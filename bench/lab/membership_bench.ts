@@ -2,8 +2,9 @@
 // hosts (network namespaces, tests/lab/_netns.ts; root only):
 //
 //   formation   start h1, then h2..hN at once, each joining h1. Time from the start of h2..hN
-//               until each host's members() reply lists N alive (per host; max and p50).
-//               Hosts are polled concurrently, ~every 50 ms, until they have seen N alive.
+//               until each host sees N alive (per host; max and p50): from its agent's log
+//               of joins and failures (upCount), confirmed by one members() call, or where
+//               a system has no upCount by polling members() ~every 50 ms.
 //   idle        after a settle time, bytes/s each host sent and received on its link over
 //               --idle-seconds, no bench queries on the link; then RSS of each agent.
 //   rtt         the system's own round-trip estimates over all pairs (p50, p99), if it has any.
@@ -23,7 +24,7 @@
 
 import { parseArgs } from "node:util";
 import { Lab, pool } from "../../tests/lab/_netns.ts";
-import { rates, rssKiB, udpCounters } from "../../tests/lab/_measure.ts";
+import { cpuMs, rates, rssKiB, udpCounters } from "../../tests/lab/_measure.ts";
 import { HerdSystem } from "./herd_system.ts";
 import { SerfSystem } from "./serf_system.ts";
 import type { System } from "./system.ts";
@@ -36,6 +37,8 @@ const FORMATION_MS = 180_000;
 const DETECTION_MS = 180_000;
 const RECOVERY_MS = 120_000;
 const POLL_GAP_MS = 50;
+/** How often the logs' member counts are looked at (no request: a read of a counter). */
+const WATCH_GAP_MS = 5;
 const POLL_PARALLEL = 32;
 
 export interface Result {
@@ -49,6 +52,10 @@ export interface Result {
     slowest: Array<{ host: string; ms: number }>;
     pollRoundP50Ms: number;
     pollRoundMaxMs: number;
+    /** when the last of h2..hN answered (start() returned): the rest is the protocol */
+    lastAnsweringMs: number;
+    /** CPU (user + system) all N agents used until formation, summed, and per agent */
+    agentsCpuMs: number;
     /** summed over the hosts' namespaces since the lab was made: datagrams dropped, buffer full */
     udpRcvbufErrors: number;
     udpSndbufErrors: number;
@@ -96,9 +103,17 @@ async function formation(lab: Lab, sys: System, n: number): Promise<Result["form
   await sys.start(lab, 1, null);
   const t0 = now();
   const up = new Set<number>([1]);
+  let lastAnsweringMs = 0;
   let startError: unknown = null;
   const starts = [];
-  for (let i = 2; i <= n; i++) starts.push(sys.start(lab, i, h1).then(() => up.add(i)));
+  for (let i = 2; i <= n; i++) {
+    starts.push(
+      sys.start(lab, i, h1).then(() => {
+        up.add(i);
+        lastAnsweringMs = now() - t0;
+      }),
+    );
+  }
   Promise.all(starts).catch((e) => startError ??= e); // rethrown by the poll loop below
 
   const seen = new Map<number, number>();
@@ -112,14 +127,20 @@ async function formation(lab: Lab, sys: System, n: number): Promise<Result["form
       );
     }
     const r0 = now();
-    await pool([...up].filter((i) => !seen.has(i)), POLL_PARALLEL, async (i) => {
+    // With upCount, a host is asked for its member list only once its log says N are up;
+    // the time is when the log said so (the list then confirms it).
+    const due = [...up].filter((i) => !seen.has(i) && (!sys.upCount || sys.upCount(i) === n));
+    const at = now() - t0;
+    await pool(due, POLL_PARALLEL, async (i) => {
       const alive = (await sys.members(lab, i)).filter((m) => m.status === "alive").length;
-      if (alive === n) seen.set(i, now() - t0);
+      if (alive === n) seen.set(i, sys.upCount ? at : now() - t0);
     });
-    rounds.push(now() - r0);
-    await sleep(POLL_GAP_MS);
+    if (due.length > 0) rounds.push(now() - r0);
+    await sleep(sys.upCount ? WATCH_GAP_MS : POLL_GAP_MS);
   }
   await Promise.all(starts);
+  const agentsCpuMs = Array.from({ length: n }, (_, k) => cpuMs(sys.pid(k + 1)))
+    .reduce((a, b) => a + b, 0);
   const times = [...seen.values()];
   const udp = Array.from({ length: n }, (_, k) => udpCounters(sys.pid(k + 1)));
   return {
@@ -133,7 +154,9 @@ async function formation(lab: Lab, sys: System, n: number): Promise<Result["form
     udpRcvbufErrors: udp.reduce((s, u) => s + (u?.RcvbufErrors ?? 0), 0),
     udpSndbufErrors: udp.reduce((s, u) => s + (u?.SndbufErrors ?? 0), 0),
     pollRoundP50Ms: quantile(rounds, 0.5),
-    pollRoundMaxMs: Math.max(...rounds),
+    pollRoundMaxMs: Math.max(0, ...rounds),
+    lastAnsweringMs,
+    agentsCpuMs,
   };
 }
 
@@ -274,7 +297,9 @@ async function runOne(name: string, n: number, opts: Options): Promise<Result> {
     const f = result.formation!;
     log(
       `  formation: all ${n} see ${n} alive after ${f.allMs.toFixed(0)} ms (p50 host ` +
-        `${f.p50Ms.toFixed(0)} ms; UDP receive-buffer drops ${f.udpRcvbufErrors})`,
+        `${f.p50Ms.toFixed(0)} ms; last agent answering at ${f.lastAnsweringMs.toFixed(0)} ms; ` +
+        `agents' CPU ${(f.agentsCpuMs / n).toFixed(0)} ms each; ` +
+        `UDP receive-buffer drops ${f.udpRcvbufErrors})`,
     );
     await sleep(opts.settleSeconds * 1000);
     phase("idle");

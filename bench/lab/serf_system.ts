@@ -12,6 +12,7 @@ import type { FailureMark, Member, MemberStatus, System } from "./system.ts";
 
 const START_MS = 30_000;
 const FAILED_LINE = /serf: EventMemberFailed: (\S+) (\S+)/;
+const MEMBER_LINE = /serf: EventMember(Join|Failed|Leave|Reap): (\S+) (\S+)/;
 
 interface Agent {
   agent: LabProcess;
@@ -24,11 +25,15 @@ interface Agent {
 export class SerfSystem implements System {
   readonly name = "serf";
   #agents = new Map<number, Agent>();
+  /** Per host, the other members its log says are up. */
+  #up = new Map<number, Set<string>>();
 
   async start(lab: Lab, i: number, join: string | null): Promise<void> {
     const h = lab.host(i);
     const sock = `${lab.dir}/${h.name}-serf.sock`;
     const failures: FailureMark[] = [];
+    const up = new Set<string>();
+    this.#up.set(i, up);
     const agent = lab.spawn(i, "serf", [
       "agent",
       `-node=${h.name}`,
@@ -40,6 +45,11 @@ export class SerfSystem implements System {
       onLine: (line) => {
         const m = FAILED_LINE.exec(line);
         if (m) failures.push({ addr: m[2], at: performance.now() });
+        const e = MEMBER_LINE.exec(line);
+        if (e && e[3] !== h.ip) {
+          if (e[1] === "Join") up.add(e[3]);
+          else up.delete(e[3]);
+        }
       },
     });
     // One connection, no fork: the bench keeps a single connection per agent, and a relay
@@ -80,6 +90,10 @@ export class SerfSystem implements System {
       addr: [...m.Addr.slice(-4)].join("."),
       status: m.Status as MemberStatus,
     }));
+  }
+
+  upCount(i: number): number {
+    return 1 + (this.#up.get(i)?.size ?? 0);
   }
 
   failures(i: number): readonly FailureMark[] {

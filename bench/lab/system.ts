@@ -11,6 +11,11 @@
 //                         The bench starts h1 first, then every other host at once.
 //   members(lab, i)       host i's current view, itself included; cheap (the bench calls it
 //                         for every host several times a second).
+//   upCount?(i)           optional: members up, itself included, as host i's agent's own log
+//                         reports joins, failures and leaves. While a cluster forms the bench
+//                         watches this instead of polling members() - polling 50 agents every
+//                         50 ms was a large share of the CPU the formation measured - and
+//                         checks members() once a host's log says N.
 //   failures(i)           every time host i's agent marked a member failed since start, in
 //                         order, stamped with performance.now() when the bench learnt it. Take
 //                         it from the agent's own report (log line, event stream), not from
@@ -49,6 +54,7 @@ export interface System {
   prepare?(lab: Lab, n: number): Promise<void>;
   start(lab: Lab, i: number, join: string | null): Promise<void>;
   members(lab: Lab, i: number): Promise<Member[]>;
+  upCount?(i: number): number;
   failures(i: number): readonly FailureMark[];
   pid(i: number): number;
   kill(i: number): Promise<void>;

@@ -77,6 +77,18 @@ export function connectionTranscript(c: ProofContext): Uint8Array<ArrayBuffer> {
   ]);
 }
 
+/**
+ * Imported keys by their SPKI bytes: verifyNodeCert hands back the same bytes for a
+ * certificate it has examined before, so a member that reconnects costs no import.
+ */
+const keys = new WeakMap<Uint8Array, Promise<CryptoKey | undefined>>();
+
+function keyOf(spki: Uint8Array<ArrayBuffer>): Promise<CryptoKey | undefined> {
+  let k = keys.get(spki);
+  if (!k) keys.set(spki, k = importPublicKey(spki));
+  return k;
+}
+
 /** Signs the other side's challenge with this node's private key: the proof to send. */
 export async function proveConnection(
   c: ProofContext,
@@ -126,7 +138,7 @@ export async function verifyConnectionProof(
       detail: `the ${c.role} claims to be ${signer}; its certificate names ${cert.nodeId}`,
     };
   }
-  const key = await importPublicKey(cert.publicKeySpki);
+  const key = await keyOf(cert.publicKeySpki);
   const good = key !== undefined &&
     await crypto.subtle.verify(ECDSA_SHA256, key, own(proof.signature), connectionTranscript(c));
   if (!good) {

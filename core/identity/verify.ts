@@ -169,11 +169,10 @@ export function verifyNodeCert(
   opts: { revoked?: Revocations } = {},
 ): CertResult {
   const anchor = resolveCa(ca);
-  const cert = parseCertPem(certPem);
-  if (!cert) return refuse(CertRefusal.Malformed, "not a PEM X.509 certificate");
-  const who = `${quote(cert.subject)} (serial ${normalizeSerial(cert.serialNumber)})`;
-
-  if (!cert.checkIssued(anchor.cert) || !cert.verify(anchor.cert.publicKey)) {
+  const c = examined(certPem, anchor);
+  if (!c.parsed) return refuse(CertRefusal.Malformed, "not a PEM X.509 certificate");
+  const who = c.who;
+  if (!c.signedByCa) {
     return refuse(CertRefusal.NotSignedByCa, `${who} is not signed by cluster CA ${short(anchor)}`);
   }
   if (now > anchor.notAfter) {
@@ -182,41 +181,109 @@ export function verifyNodeCert(
       `cluster CA ${short(anchor)} expired ${ago(now, anchor.notAfter)}`,
     );
   }
-  const notBefore = dateMs(cert.validFromDate, cert.validFrom);
-  const notAfter = dateMs(cert.validToDate, cert.validTo);
-  if (now < notBefore) {
+  if (now < c.notBefore) {
     return refuse(
       CertRefusal.NotYetValid,
-      `${who} is valid only in ${roughDuration(notBefore - now)}`,
+      `${who} is valid only in ${roughDuration(c.notBefore - now)}`,
     );
   }
-  if (now > notAfter) {
-    return refuse(CertRefusal.Expired, `${who} expired ${ago(now, notAfter)}`);
+  if (now > c.notAfter) {
+    return refuse(CertRefusal.Expired, `${who} expired ${ago(now, c.notAfter)}`);
   }
-  if (cert.ca) return refuse(CertRefusal.IsCa, `${who} is a CA certificate`);
-  if (!(cert.keyUsage ?? []).includes("DigitalSignature")) {
-    return refuse(CertRefusal.WrongUsage, `${who} has key usage ${cert.keyUsage ?? "none"}`);
+  if (c.refusal) return c.refusal;
+  if (opts.revoked?.nodeIds?.has(c.nodeId!) || opts.revoked?.serials?.has(c.serial)) {
+    return refuse(CertRefusal.Revoked, `${who} for node ${c.nodeId} is revoked`);
   }
-  if (!isP256(cert)) return refuse(CertRefusal.WrongKey, `${who} does not have a P-256 key`);
+  return {
+    ok: true,
+    nodeId: c.nodeId!,
+    notBefore: c.notBefore,
+    notAfter: c.notAfter,
+    serial: c.serial,
+    publicKeySpki: c.publicKeySpki!,
+  };
+}
 
-  const names = (cert.subjectAltName ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  const nodeId = names.length === 1 && names[0].startsWith("DNS:")
-    ? nodeIdFromDnsName(names[0].slice(4))
-    : undefined;
-  if (!nodeId) {
-    return refuse(
-      CertRefusal.BadSan,
-      `${who} must name exactly one <node-id>.herd; it names ${names.join(", ") || "nothing"}`,
-    );
-  }
+/** What a certificate is, whatever the time: parsed, its CA signature checked. */
+interface Examined {
+  parsed: boolean;
+  who: string;
+  signedByCa: boolean;
+  notBefore: number;
+  notAfter: number;
+  serial: string;
+  /** The first refusal that does not depend on time or revocation, if any. */
+  refusal?: CertResult & { ok: false };
+  nodeId?: string;
+  publicKeySpki?: Uint8Array<ArrayBuffer>;
+}
 
+/**
+ * Certificates examined, by CA and PEM. Parsing and checking the CA's signature is most
+ * of what a connection's authentication costs (~2 ms in Deno's node:crypto), and the
+ * same members reconnect all the time; validity and revocation are checked on each use.
+ */
+const EXAMINED_MAX = 1024;
+const examinedCache = new Map<string, Examined>();
+
+function examined(certPem: string, anchor: ClusterCa): Examined {
+  const key = `${anchor.fingerprint}\n${certPem}`;
+  let e = examinedCache.get(key);
+  if (e) return e;
+  e = examine(certPem, anchor);
+  if (examinedCache.size >= EXAMINED_MAX) {
+    examinedCache.delete(examinedCache.keys().next().value!);
+  }
+  examinedCache.set(key, e);
+  return e;
+}
+
+function examine(certPem: string, anchor: ClusterCa): Examined {
+  const cert = parseCertPem(certPem);
+  if (!cert) {
+    return { parsed: false, who: "", signedByCa: false, notBefore: 0, notAfter: 0, serial: "" };
+  }
   const serial = normalizeSerial(cert.serialNumber);
-  if (opts.revoked?.nodeIds?.has(nodeId) || opts.revoked?.serials?.has(serial)) {
-    return refuse(CertRefusal.Revoked, `${who} for node ${nodeId} is revoked`);
+  const who = `${quote(cert.subject)} (serial ${serial})`;
+  const base = {
+    parsed: true,
+    who,
+    serial,
+    notBefore: dateMs(cert.validFromDate, cert.validFrom),
+    notAfter: dateMs(cert.validToDate, cert.validTo),
+  };
+  if (!cert.checkIssued(anchor.cert) || !cert.verify(anchor.cert.publicKey)) {
+    return { ...base, signedByCa: false };
   }
-
-  const publicKeySpki = own(cert.publicKey.export({ type: "spki", format: "der" }));
-  return { ok: true, nodeId, notBefore, notAfter, serial, publicKeySpki };
+  const e: Examined = { ...base, signedByCa: true };
+  if (cert.ca) {
+    e.refusal = refuse(CertRefusal.IsCa, `${who} is a CA certificate`) as Examined["refusal"];
+  } else if (!(cert.keyUsage ?? []).includes("DigitalSignature")) {
+    e.refusal = refuse(
+      CertRefusal.WrongUsage,
+      `${who} has key usage ${cert.keyUsage ?? "none"}`,
+    ) as Examined["refusal"];
+  } else if (!isP256(cert)) {
+    e.refusal = refuse(
+      CertRefusal.WrongKey,
+      `${who} does not have a P-256 key`,
+    ) as Examined["refusal"];
+  } else {
+    const names = (cert.subjectAltName ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const nodeId = names.length === 1 && names[0].startsWith("DNS:")
+      ? nodeIdFromDnsName(names[0].slice(4))
+      : undefined;
+    if (!nodeId) {
+      e.refusal = refuse(
+        CertRefusal.BadSan,
+        `${who} must name exactly one <node-id>.herd; it names ${names.join(", ") || "nothing"}`,
+      ) as Examined["refusal"];
+    } else {
+      e.nodeId = nodeId;
+      e.publicKeySpki = own(cert.publicKey.export({ type: "spki", format: "der" }));
+    }
+  }
+  return e;
 }
 
 const short = (ca: ClusterCa) => `sha256:${ca.fingerprint.slice(0, 12)}`;

@@ -50,6 +50,9 @@ export interface MemberEntry {
   incarnation: number;
   state: MemberState;
   meta: MemberMeta;
+  /** The member's network coordinate as the sender knows it, and its age in ms. */
+  coord?: Coordinate;
+  coordAge?: number;
 }
 
 export const snapshot = (m: Member): MemberSnapshot => ({ ...m });

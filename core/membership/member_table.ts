@@ -3,12 +3,20 @@
 //
 // The probe order is one ring shared by the whole cluster: every id, sorted. In round r
 // (a shared clock divided by the probe interval) the member at ring position p probes
-// the one at p + d, with d = 1 + r mod (M − 1): for each round that is a permutation, so
-// every member is probed about once per round by somebody — where SWIM's independent
-// shuffles leave a member unprobed for k rounds with probability ~e^−k, which was most
-// of the time a crash took to be noticed. Each prober still visits every member once
-// in M − 1 rounds. Views that differ, or clocks that do, only make it less even.
-
+// the one at p + d(r), where d(r) walks the finger distances of a ring of M: ±1, ±2,
+// ±4, … (powers of two below M, each with its mirror M − f). For each round that is a
+// permutation, so every member is probed about once per round by somebody — where
+// SWIM's independent shuffles leave a member unprobed for k rounds with probability
+// ~e^−k, which was most of the time a crash took to be noticed.
+//
+// Fingers, not every distance, because a QUIC connection is not free the way a UDP
+// packet is: a handshake and two certificate proofs (~5 ms of CPU for both ends), and
+// memory while it is open. With every distance in turn, a member talks to all M − 1
+// others every M rounds, so past the pool's cap every probe dials; with fingers it
+// talks to ~2·log2 M neighbours (14 at M = 100), the same ones every cycle, and the
+// connections stay open. Gossip and relays prefer the same neighbours (neighbours()),
+// and push-pulls with random members keep the views from drifting apart. Views that
+// differ, or clocks that do, only make the ring less even, never wrong.
 import { isDeadOrLeft, type Member, MemberState } from "./member.ts";
 import type { Rng } from "./rng.ts";
 
@@ -20,6 +28,8 @@ export class MemberTable {
   readonly #counts: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
   /** Every id, sorted: the probe ring (above). */
   readonly #ring: string[] = [];
+  /** neighbours(), until the ring or a member's liveness changes. */
+  #neighbours: Member[] | undefined;
 
   constructor(readonly selfId: string, readonly rng: Rng) {}
 
@@ -53,6 +63,7 @@ export class MemberTable {
     this.#byId.set(m.id, m);
     this.#counts[m.state]++;
     this.#ring.splice(this.#ringIndex(m.id), 0, m.id);
+    this.#neighbours = undefined;
     return true;
   }
 
@@ -60,6 +71,9 @@ export class MemberTable {
     if (m.state === state) return;
     this.#counts[m.state]--;
     this.#counts[state]++;
+    if (isDeadOrLeft(m) !== (state === MemberState.Dead || state === MemberState.Left)) {
+      this.#neighbours = undefined; // a skipped member changes who the next one up is
+    }
     m.state = state;
     m.changedAt = now;
   }
@@ -71,20 +85,58 @@ export class MemberTable {
     this.#counts[m.state]--;
     const at = this.#ringIndex(id);
     if (this.#ring[at] === id) this.#ring.splice(at, 1);
+    this.#neighbours = undefined;
   }
 
   /**
-   * The member to probe in `round` (alive or suspect, not self): the one `d` places on
-   * along the ring (above), or the next one up from there; undefined if there is none.
+   * The member to probe in `round` (alive or suspect, not self): the one the round's
+   * finger distance places on along the ring (above), or the next one up from there;
+   * undefined if there is none.
    */
   nextProbeTarget(round: number): Member | undefined {
+    const size = this.#ring.length;
+    if (size < 2) return undefined;
+    const fingers = fingerDistances(size);
+    const d = fingers[((round % fingers.length) + fingers.length) % fingers.length];
+    return this.#liveFrom(this.#ringIndex(this.selfId) + d);
+  }
+
+  /**
+   * The live members this one probes over a cycle of rounds (and that probe it): its
+   * finger neighbours, which it keeps connections to. Cached until the ring changes.
+   */
+  neighbours(): Member[] {
+    if (this.#neighbours) return this.#neighbours.filter((m) => !isDeadOrLeft(m));
+    const size = this.#ring.length;
+    const out = new Set<Member>();
+    if (size >= 2) {
+      const at = this.#ringIndex(this.selfId);
+      for (const d of fingerDistances(size)) {
+        const m = this.#liveFrom(at + d);
+        if (m) out.add(m);
+      }
+    }
+    this.#neighbours = [...out];
+    return this.#neighbours;
+  }
+
+  /**
+   * Up to k distinct members for which `accept` holds, neighbours first (in random
+   * order), then random others if there are fewer than k neighbours to take.
+   */
+  nearMembers(k: number, accept: (m: Member) => boolean): Member[] {
+    const near = this.rng.shuffle(this.neighbours().filter(accept)).slice(0, k);
+    if (near.length >= k) return near;
+    const more = this.randomMembers(k, (m) => accept(m) && !near.includes(m));
+    return [...near, ...more].slice(0, k);
+  }
+
+  /** The first live member other than self at ring position `from` or after. */
+  #liveFrom(from: number): Member | undefined {
     const ring = this.#ring;
     const size = ring.length;
-    if (size < 2) return undefined;
-    const d = 1 + (((round % (size - 1)) + size - 1) % (size - 1));
-    const at = this.#ringIndex(this.selfId);
     for (let step = 0; step < size - 1; step++) {
-      const m = this.#byId.get(ring[(at + d + step) % size]);
+      const m = this.#byId.get(ring[(from + step) % size]);
       if (m && m.id !== this.selfId && !isDeadOrLeft(m)) return m;
     }
     return undefined;
@@ -143,4 +195,31 @@ export class MemberTable {
     this.remove(oldest.id);
     return true;
   }
+}
+
+const fingerCache = new Map<number, readonly number[]>();
+
+/**
+ * The probe distances for a ring of `size`: 1, size − 1, 2, size − 2, 4, … — each power
+ * of two below `size` and its mirror, once each. A distance and its mirror are the same
+ * pair of members seen from either end, so they come in consecutive rounds: the
+ * connection one end dialed carries the other's probe next.
+ */
+export function fingerDistances(size: number): readonly number[] {
+  let out = fingerCache.get(size);
+  if (out) return out;
+  const seen = new Set<number>();
+  const list: number[] = [];
+  for (let f = 1; f < size; f *= 2) {
+    for (const d of [f, size - f]) {
+      if (!seen.has(d)) {
+        seen.add(d);
+        list.push(d);
+      }
+    }
+  }
+  out = list;
+  if (fingerCache.size > 64) fingerCache.clear();
+  fingerCache.set(size, out);
+  return out;
 }

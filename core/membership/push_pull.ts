@@ -1,7 +1,12 @@
 // Push-pull (anti-entropy): two members exchange their full member lists. What is
 // sent, and how often; merging is the state machine's (swim.ts).
+//
+// The entries also carry the network coordinates the sender knows, each with its age:
+// a member pings only its ring neighbours (member_table.ts), so the coordinates of the
+// others reach it this way - which is what makes an RTT estimate between any two
+// members possible. An age, not a time: the two clocks need not agree.
 
-import { entryOf, type Member } from "./member.ts";
+import { entryOf, type Member, type MemberEntry } from "./member.ts";
 import {
   MessageType,
   type NodeRef,
@@ -20,13 +25,30 @@ export function pushPullScale(intervalMs: number, n: number): number {
   return mult * intervalMs;
 }
 
+/** What a member's coordinate is, and how old (ms), if the sender knows it. */
+export type CoordOf = (m: Member) => Pick<MemberEntry, "coord" | "coordAge"> | undefined;
+
+/** The entries of a full state, with the coordinates `coordOf` gives. */
+export function stateEntries(members: Iterable<Member>, coordOf: CoordOf): MemberEntry[] {
+  const out: MemberEntry[] = [];
+  for (const m of members) {
+    const e = entryOf(m);
+    const c = coordOf(m);
+    if (c?.coord) {
+      e.coord = c.coord;
+      e.coordAge = c.coordAge;
+    }
+    out.push(e);
+  }
+  return out;
+}
+
 export function pushPullRequest(
   from: NodeRef,
   seq: number,
   join: boolean,
-  members: Iterable<Member>,
+  entries: MemberEntry[],
 ): PushPullRequest {
-  const entries = [...members].map(entryOf);
   return {
     type: MessageType.PushPullRequest,
     v: PROTOCOL_VERSION,
@@ -40,8 +62,7 @@ export function pushPullRequest(
 export function pushPullResponse(
   from: NodeRef,
   seq: number,
-  members: Iterable<Member>,
+  entries: MemberEntry[],
 ): PushPullResponse {
-  const entries = [...members].map(entryOf);
   return { type: MessageType.PushPullResponse, v: PROTOCOL_VERSION, seq, from, members: entries };
 }

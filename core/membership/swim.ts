@@ -48,13 +48,19 @@ import {
   suspectMsg,
 } from "./messages.ts";
 import { type ProbeContext, type ProbeTarget, startProbe } from "./probe.ts";
-import { pushPullRequest, pushPullResponse, pushPullScale } from "./push_pull.ts";
+import { pushPullRequest, pushPullResponse, pushPullScale, stateEntries } from "./push_pull.ts";
 import type { Rng } from "./rng.ts";
 import { newStats, type SwimStats } from "./stats.ts";
 import { type Cancel, type Scheduler, TimerGroup } from "./scheduler.ts";
 import { Suspicion, suspicionBounds } from "./suspicion.ts";
 import type { MembershipTimings } from "./timings.ts";
-import { estimateRttMs, VIVALDI_DEFAULTS, VivaldiClient, type VivaldiConfig } from "./vivaldi.ts";
+import {
+  estimateRttMs,
+  isValidCoordinate,
+  VIVALDI_DEFAULTS,
+  VivaldiClient,
+  type VivaldiConfig,
+} from "./vivaldi.ts";
 
 /** Rumors read from one message at most; the rest are ignored. */
 export const MAX_RUMORS_PER_MESSAGE = 64;
@@ -243,7 +249,7 @@ export class Swim {
           },
           expire,
         });
-        this.#send(address, pushPullRequest(this.#self, seq, true, this.#table.all()));
+        this.#send(address, pushPullRequest(this.#self, seq, true, this.#state()));
       }
       if (waiting === 0) resolve(0);
     });
@@ -406,7 +412,7 @@ export class Swim {
   #onPushPullRequest(r: PushPullRequest): void {
     if (!this.#mergeState(r.members)) return;
     // Merged first, answered second: the answer already carries any refutation.
-    this.#send(r.from.address, pushPullResponse(this.#self, r.seq, this.#table.all()));
+    this.#send(r.from.address, pushPullResponse(this.#self, r.seq, this.#state()));
   }
 
   #onPushPullResponse(r: PushPullResponse): void {
@@ -586,8 +592,34 @@ export class Swim {
           this.#verifyAccusation(e);
           break;
       }
+      if (e.coord) this.#learnCoord(e);
     }
     return true;
+  }
+
+  /** Our full state for a push-pull: every member, with the coordinates we know. */
+  #state(): MemberEntry[] {
+    const now = this.#now();
+    return stateEntries(
+      this.#table.all(),
+      (m) =>
+        m.id === this.#self.id
+          ? { coord: this.#vivaldi.coordinate, coordAge: 0 }
+          : m.coord && m.coordAt !== undefined
+          ? { coord: m.coord, coordAge: Math.max(0, Math.round(now - m.coordAt)) }
+          : undefined,
+    );
+  }
+
+  /** A coordinate from a peer's state: kept if it is newer than ours (never for self). */
+  #learnCoord(e: MemberEntry): void {
+    const m = this.#table.get(e.id);
+    if (!m || m.id === this.#self.id || !e.coord) return;
+    if (!isValidCoordinate(e.coord, this.#vivaldi.coordinate.vec.length)) return;
+    const at = this.#now() - (e.coordAge ?? 0);
+    if (m.coord && m.coordAt !== undefined && m.coordAt >= at) return;
+    m.coord = e.coord;
+    m.coordAt = at;
   }
 
   /**
@@ -639,8 +671,9 @@ export class Swim {
       acks: this.#acks,
       nextSeq: () => this.#nextSeq(),
       send: (to, msg) => this.#sendWithGossip(to, msg),
+      // Neighbours first: there are connections to them already (member_table.ts).
       relays: (target, k) =>
-        this.#table.randomMembers(
+        this.#table.nearMembers(
           k,
           (m) => m.state === MemberState.Alive && m.id !== this.#self.id && m.id !== target.id,
         ),
@@ -677,15 +710,29 @@ export class Swim {
       this.#now() - m.coordAt > COORD_REFRESH_MS;
   }
 
-  /** Queued rumors to a few random members (and to the recently failed, so they can refute). */
+  /**
+   * Queued rumors to a few members: the ring neighbours, whose connections are open
+   * (member_table.ts), and now and then one recently failed, so that it can refute - as
+   * often as picking among live and recently failed members at random would.
+   */
   #gossip(): void {
     if (this.#queue.size === 0) return;
     const now = this.#now();
-    const targets = this.#table.randomMembers(this.#t.gossipNodes, (m) => {
-      if (m.id === this.#self.id) return false;
-      if (m.state === MemberState.Alive || m.state === MemberState.Suspect) return true;
-      return m.state === MemberState.Dead && now - m.changedAt <= this.#t.gossipToTheDeadMs;
-    });
+    const k = this.#t.gossipNodes;
+    const targets = this.#table.nearMembers(k, (m) =>
+      m.id !== this.#self.id &&
+      (m.state === MemberState.Alive || m.state === MemberState.Suspect));
+    const recentlyFailed = (m: Member) =>
+      m.state === MemberState.Dead && now - m.changedAt <= this.#t.gossipToTheDeadMs;
+    const failedCount = this.#table.count(MemberState.Dead);
+    if (failedCount > 0) {
+      const [dead] = this.#table.randomMembers(1, recentlyFailed);
+      const share = failedCount / (failedCount + this.#table.live);
+      if (dead && this.#d.rng.float() < k * share) {
+        if (targets.length >= k) targets.pop();
+        targets.push(dead);
+      }
+    }
     for (const m of targets) {
       const gossip = this.#queue.take(this.#gossipBudget, this.#rumorReach());
       if (gossip.length === 0) return;
@@ -721,7 +768,7 @@ export class Swim {
     this.stats.strangerSyncs++;
     this.#send(
       from.address,
-      pushPullRequest(this.#self, this.#nextSeq(), false, this.#table.all()),
+      pushPullRequest(this.#self, this.#nextSeq(), false, this.#state()),
     );
   }
 
@@ -734,7 +781,7 @@ export class Swim {
     this.stats.pushPulls++;
     this.#send(
       peer.address,
-      pushPullRequest(this.#self, this.#nextSeq(), false, this.#table.all()),
+      pushPullRequest(this.#self, this.#nextSeq(), false, this.#state()),
     );
   }
 
@@ -749,7 +796,7 @@ export class Swim {
     if (this.#d.rng.float() > failed.length / Math.max(1, this.#table.live)) return;
     const m = failed[this.#d.rng.int(failed.length)];
     this.stats.reconnects++;
-    this.#send(m.address, pushPullRequest(this.#self, this.#nextSeq(), true, this.#table.all()));
+    this.#send(m.address, pushPullRequest(this.#self, this.#nextSeq(), true, this.#state()));
   }
 
   /** Forgets failed members after reconnectTimeout and left ones after tombstoneTimeout. */

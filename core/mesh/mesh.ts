@@ -24,6 +24,9 @@ import { type App, type Message, MessageType } from "../membership/messages.ts";
 
 /** Changed member records are written this soon (one commit for a burst of changes). */
 const PERSIST_AFTER_MS = 50;
+/** A membership join nobody answered, while still alone: asked again after 0.5, 1, 2, … 8 s. */
+const JOIN_RETRY_FIRST_MS = 500;
+const JOIN_RETRY_MAX_MS = 8_000;
 
 export interface MeshDeps {
   kv: Deno.Kv;
@@ -245,7 +248,9 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
 
   s.start();
 
-  const tryJoin = (addr: string) => {
+  let stopped = false;
+  const joinRetries = new Map<string, ReturnType<typeof setTimeout>>();
+  const tryJoin = (addr: string, retryIn = JOIN_RETRY_FIRST_MS) => {
     if (addr === address) return;
     if (liveIds.has(addr)) return;
     meshCounters["membership_join_attempts"] = (meshCounters["membership_join_attempts"] ?? 0) + 1;
@@ -253,6 +258,16 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
       if (n > 0) return;
       meshCounters["membership_join_failures"] = (meshCounters["membership_join_failures"] ?? 0) +
         1;
+      // Still alone: a seed busy with many joins at once is asked again soon, with
+      // backoff, rather than at the next discovery round (discovery.interval).
+      if (stopped || s.live > 1 || joinRetries.has(addr) || retryIn > JOIN_RETRY_MAX_MS) return;
+      joinRetries.set(
+        addr,
+        setTimeout(() => {
+          joinRetries.delete(addr);
+          tryJoin(addr, 2 * retryIn);
+        }, retryIn),
+      );
     });
   };
 
@@ -285,11 +300,11 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
   for (const seed of d.seeds) tryJoin(seed);
   for (const r of remembered) tryJoin(formatAddress(r.address, r.port));
 
-  let stopped = false;
   const shutdown = async () => {
     if (stopped) return;
     stopped = true;
     clearTimeout(persistTimer);
+    for (const t of joinRetries.values()) clearTimeout(t);
     await discovery.stop();
     s.stop();
     for (const m of s.members()) if (m.id !== id.nodeId) dirty.add(m.id);

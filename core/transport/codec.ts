@@ -108,6 +108,8 @@ const MemberEntry = v.strictObject({
   incarnation: Uint,
   state: v.picklist(Object.values(MemberState)),
   meta: Meta,
+  coord: v.optional(Coordinate),
+  coordAge: v.optional(Uint),
 });
 
 // ── messages ────────────────────────────────────────────────────────────────

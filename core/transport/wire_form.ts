@@ -23,6 +23,7 @@ const LONG_TO_SHORT: Readonly<Record<string, string>> = {
   nackAfterMs: "k",
   relayed: "y",
   coord: "c",
+  coordAge: "e",
   gossip: "p",
   incarnation: "n",
   meta: "m",

@@ -15,6 +15,21 @@ export function rssKiB(pid: number): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** CPU time (user + system) a process has used, in ms; 0 once it has exited. */
+export function cpuMs(pid: number): number {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return 0;
+    throw e;
+  }
+  // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
 /** Counters of one host's link, as the host sees them (tx = what the host sent). */
 export interface Traffic {
   txBytes: number;

@@ -216,3 +216,24 @@ Deno.test("issuing refuses a bad node id, key or validity", async () => {
     /'validityDays' must be > 0 days: got 0/,
   );
 });
+
+Deno.test("a certificate examined once is still checked against the time and revocations of each use", async () => {
+  const f = await fixtures();
+  const first = verifyNodeCert(f.a.certPem, f.ca, f.t0);
+  assert.ok(first.ok);
+  // the same PEM again, now past its validity, then revoked: the cache keeps neither answer
+  assert.equal(
+    (verifyNodeCert(f.a.certPem, f.ca, f.t0 + 400 * DAY) as { reason: string }).reason,
+    CertRefusal.Expired,
+  );
+  const revoked = verifyNodeCert(f.a.certPem, f.ca, f.t0, {
+    revoked: { nodeIds: new Set([f.a.id]) },
+  });
+  assert.equal((revoked as { reason: string }).reason, CertRefusal.Revoked);
+  assert.ok(verifyNodeCert(f.a.certPem, f.ca, f.t0).ok);
+  // and under another cluster's CA the same PEM is examined anew, and refused
+  assert.equal(
+    (verifyNodeCert(f.a.certPem, f.otherCa, f.t0) as { reason: string }).reason,
+    CertRefusal.NotSignedByCa,
+  );
+});

@@ -1,0 +1,68 @@
+// Watches a herd cluster form on N lab hosts, second by second: how many members each
+// host's log says are up (min / median / max over hosts), the agents' CPU, and one host's
+// transport and membership counters. For finding where formation time goes.
+//
+//   deno run -A --unstable-net bench/lab/formation_watch.ts [--hosts 50] [--seconds 60] [--set k=v]
+
+import { parseArgs } from "node:util";
+import { Lab } from "../../tests/lab/_netns.ts";
+import { cpuMs } from "../../tests/lab/_measure.ts";
+import { HerdSystem } from "./herd_system.ts";
+
+const { values } = parseArgs({
+  options: {
+    hosts: { type: "string", default: "50" },
+    seconds: { type: "string", default: "60" },
+    set: { type: "string", multiple: true, default: [] },
+  },
+});
+const n = Number(values.hosts);
+const sys = new HerdSystem(values.set.flatMap((kv) => ["--set", kv]));
+const lab = await Lab.create({ hosts: n });
+const COUNTERS = [
+  "herd_transport_dials_total",
+  "herd_transport_accepted_total",
+  "herd_transport_dial_failures_total",
+  "herd_transport_evictions_total",
+  "herd_transport_pooled",
+  "herd_membership_probes_total",
+  'herd_transport_sent_by_type_total{type="Gossip"}',
+  'herd_transport_sent_by_type_total{type="PushPullRequest"}',
+  'herd_membership_members{state="alive"}',
+  'herd_membership_members{state="suspect"}',
+  'herd_membership_members{state="dead"}',
+];
+try {
+  await sys.prepare(lab, n);
+  await sys.start(lab, 1, null);
+  const t0 = performance.now();
+  const up = new Set<number>([1]);
+  for (let i = 2; i <= n; i++) sys.start(lab, i, lab.host(1).ip).then(() => up.add(i));
+  const watched = Math.ceil(n / 2);
+  for (let s = 1; s <= Number(values.seconds); s++) {
+    await new Promise((r) => setTimeout(r, t0 + s * 1000 - performance.now()));
+    const counts = [...up].map((i) => sys.upCount(i)).sort((a, b) => a - b);
+    const cpu = [...up].reduce((sum, i) => sum + cpuMs(sys.pid(i)), 0);
+    let m = "";
+    if (up.has(watched)) {
+      const text = await sys.metrics(watched);
+      m = COUNTERS.map((c) => {
+        const line = text.split("\n").find((l) => l.startsWith(c + " "));
+        return `${c.replace(/^herd_(transport_|membership_)/, "").replace(/_total/, "")}=${
+          line?.split(" ")[1] ?? "?"
+        }`;
+      }).join(" ");
+    }
+    console.log(
+      `${s}s answering ${up.size} up min/med/max ${counts[0]}/${counts[counts.length >> 1]}/${
+        counts[counts.length - 1]
+      } cpu ${(cpu / 1000).toFixed(1)}s load ${
+        Deno.readTextFileSync("/proc/loadavg").split(" ")[0]
+      } | h${watched}: ${m}`,
+    );
+    if (counts[0] === n && up.size === n) break;
+  }
+} finally {
+  await sys.stopAll();
+  await lab.destroy();
+}
