@@ -7,12 +7,10 @@
 
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { fixtures } from "../tests/core/identity/_fixtures.ts";
 import { extraNode, identityOf, ping, SETTINGS, start } from "../tests/core/transport/_helpers.ts";
 
 const { values } = parseArgs({ options: { dials: { type: "string", default: "300" } } });
 const dials = Number(values.dials);
-const f = await fixtures();
 const nodes = [await extraNode(), await extraNode(), await extraNode()];
 const names = new Map<string, string>();
 const running = [];
