@@ -208,7 +208,7 @@ async function start(
     requestJoin: (r) =>
       requestJoin({
         ...r,
-        timeoutMs: config["transport.dialTimeout"],
+        timeoutMs: config["transport.joinTimeout"],
         now: () => systemClock.now(),
         random: cryptoRandom,
       }),
@@ -357,7 +357,12 @@ async function start(
     log: o.log,
   });
   late.jobs = service;
-  mesh.onMembership((e) => service.membershipChanged(e));
+  mesh.onMembership((e) => {
+    service.membershipChanged(e);
+    // Members joining and leaving touch code an idle node does not (handshakes, pushes
+    // of the full state): once the members are quiet again, those pages go back too.
+    if (e.type !== "NodeUpdated") pages.poke();
+  });
   service.start();
   cleanups.push(() => service.close());
   if (lost.length > 0) {

@@ -91,7 +91,7 @@ export const SETTINGS = {
     default: 10_000,
     min: 0,
     doc:
-      "Quiet time (after start, after the last job ends) before the agent hands code pages it touched only while busy back to the kernel (Linux); 0 keeps them.",
+      "Quiet time (after start, after the last job ends, after the last member joined or left) before the agent hands code pages it touched only while busy back to the kernel (Linux); 0 keeps them.",
   }),
   "jobs.defaultCpu": num({
     default: 0.1,
@@ -381,6 +381,12 @@ export const SETTINGS = {
     default: 3_000,
     min: 1,
     doc: "Longest wait for a QUIC handshake and the authentication after it.",
+  }),
+  "transport.joinTimeout": duration({
+    default: 15_000,
+    min: 1,
+    doc:
+      "Longest wait for a member to grant a join (certificate issued). Longer than a dial: a member busy with many joins at once answers late, and a joiner that gives up early wastes the work done for it.",
   }),
   "transport.maxMessageBytes": bytes({
     default: 4 * 1024 * 1024,

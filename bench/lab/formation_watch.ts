@@ -2,17 +2,19 @@
 // host's log says are up (min / median / max over hosts), the agents' CPU, and one host's
 // transport and membership counters. For finding where formation time goes.
 //
-//   deno run -A --unstable-net bench/lab/formation_watch.ts [--hosts 50] [--seconds 60] [--set k=v]
+//   deno run -A --unstable-net bench/lab/formation_watch.ts [--hosts 50] [--seconds 60]
+//     [--settle 20] [--set k=v]
 
 import { parseArgs } from "node:util";
 import { Lab } from "../../tests/lab/_netns.ts";
-import { cpuMs } from "../../tests/lab/_measure.ts";
+import { cpuMs, rssKiB } from "../../tests/lab/_measure.ts";
 import { HerdSystem } from "./herd_system.ts";
 
 const { values } = parseArgs({
   options: {
     hosts: { type: "string", default: "50" },
     seconds: { type: "string", default: "60" },
+    settle: { type: "string", default: "20" },
     set: { type: "string", multiple: true, default: [] },
   },
 });
@@ -62,6 +64,23 @@ try {
     );
     if (counts[0] === n && up.size === n) break;
   }
+  // What memory looks like once it has formed and settled.
+  await new Promise((r) => setTimeout(r, Number(values.settle) * 1000));
+  const rss = [...up].map((i) => rssKiB(sys.pid(i)) ?? 0).sort((a, b) => a - b);
+  const mib = (k: number) => (k / 1024).toFixed(1);
+  console.log(
+    `after ${values.settle} s settled: RSS min/p50/max ${mib(rss[0])}/${
+      mib(rss[rss.length >> 1])
+    }/${mib(rss[rss.length - 1])} MiB`,
+  );
+  const rollup = Deno.readTextFileSync(`/proc/${sys.pid(watched)}/smaps_rollup`);
+  console.log(`h${watched} smaps_rollup:\n${rollup.split("\n").slice(1, 12).join("\n")}`);
+  const text = await sys.metrics(watched);
+  console.log(
+    text.split("\n").filter((l) =>
+      /^herd_(transport_(pooled|connections_open|dials_total|accepted_total)|process_)/.test(l)
+    ).join("\n"),
+  );
 } finally {
   await sys.stopAll();
   await lab.destroy();

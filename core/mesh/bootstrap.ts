@@ -24,9 +24,15 @@ import {
 export const DISCOVERY_JOIN_WAIT_MS = 30_000;
 
 const DEFAULT_MESH_PORT = 7946;
-/** How long `--peer` joins are retried while the peers do not answer (none refused). */
-export const JOIN_RETRY_FOR_MS = 60_000;
-/** First and longest wait between two rounds of join attempts (doubling, with no jitter needed: each attempt already waits its own dial timeout). */
+/**
+ * How long `--peer` joins are retried while the peers do not answer (none refused): long
+ * enough for a hundred machines started at once, all joining through one member.
+ */
+export const JOIN_RETRY_FOR_MS = 180_000;
+/**
+ * First and longest wait between two rounds of join attempts (doubling, each wait between
+ * half and all of it at random, so that joiners started together do not retry together).
+ */
 const JOIN_RETRY_FIRST_MS = 500;
 const JOIN_RETRY_MAX_MS = 8_000;
 
@@ -86,8 +92,9 @@ export async function establishIdentity(
         };
       } catch (e) {
         if (!(e instanceof JoinUnansweredError) || o.clock.now() + wait > until) throw e;
-        o.log(`herd: no member answered the join; trying again in ${wait} ms`);
-        await new Promise((r) => setTimeout(r, wait));
+        const jittered = Math.round(wait * (0.5 + o.random(1)[0] / 512));
+        o.log(`herd: no member answered the join; trying again in ${jittered} ms`);
+        await new Promise((r) => setTimeout(r, jittered));
       }
     }
   }

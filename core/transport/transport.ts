@@ -65,6 +65,8 @@ export const MAX_PENDING_DIALS = 256;
 export const MAX_KNOWN_ADDRESSES = 4_096;
 /** Incoming connections in their TLS handshake or not yet authenticated, at once; more are refused. */
 export const MAX_UNAUTHENTICATED = 256;
+/** transport.joinTimeout's default, for settings made without it. */
+const DEFAULT_JOIN_TIMEOUT_MS = 15_000;
 /** How long a refused, joined or replaced connection stays open for its last bytes to land. */
 export const LINGER_MS = 1_000;
 /** Attempts to find a port free on both UDP and TCP when asked for port 0. */
@@ -79,6 +81,8 @@ export interface TransportSettings {
   maxConnections: number;
   idleTimeoutMs: number;
   dialTimeoutMs: number;
+  /** How long a join connection may take to be answered (default 15 s). */
+  joinTimeoutMs?: number;
   maxMessageBytes: number;
   handshakeRate: number;
   handshakeBurst: number;
@@ -91,6 +95,7 @@ export const transportSettings = (c: HerdConfig): TransportSettings => ({
   maxConnections: c["transport.maxConnections"],
   idleTimeoutMs: c["transport.idleTimeout"],
   dialTimeoutMs: c["transport.dialTimeout"],
+  joinTimeoutMs: c["transport.joinTimeout"],
   maxMessageBytes: c["transport.maxMessageBytes"],
   handshakeRate: c["transport.handshakeRate"],
   handshakeBurst: c["transport.handshakeBurst"],
@@ -627,6 +632,15 @@ export class Transport {
         return this.#finish(link, outcome.reason, outcome.byPeer);
       }
       if (first.type === ControlType.JoinHello) {
+        // A join may take longer than a dial: issuing its certificate waits its turn
+        // behind the other joins (many machines started at once).
+        link.cancelDeadline();
+        const joinMs = this.#s.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS;
+        link.cancelDeadline = this.#timers.after(joinMs, () => {
+          if (link.isClosed) return;
+          this.#refused(link, TransportRefusal.Timeout, `join not done within ${joinMs} ms`, false);
+          link.close(CloseCode.Refused, TransportRefusal.Timeout);
+        });
         const grant = await serveJoin(channel, {
           handler: this.#o.join,
           remoteAddress: link.address,
