@@ -81,6 +81,15 @@ try {
       /^herd_(transport_(pooled|connections_open|dials_total|accepted_total)|process_)/.test(l)
     ).join("\n"),
   );
+  const profiled = Number(Deno.env.get("HERD_LAB_PROFILE_HOST"));
+  if (profiled) {
+    // A graceful stop, so that the agent writes its CPU profile (see herd_system.ts).
+    const pid = sys.pid(profiled);
+    Deno.kill(pid, "SIGTERM");
+    for (let t = 0; t < 300 && rssKiB(pid) !== null; t++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 } finally {
   await sys.stopAll();
   await lab.destroy();

@@ -69,8 +69,14 @@ export class HerdSystem implements System {
     this.#up.set(i, up);
     if (join && !this.#joinToken) throw new Error("herd: start h1 (no join) first");
     const runtime = this.#runtime(lab, i);
+    // HERD_LAB_PROFILE_HOST=I: host I's agent writes a V8 CPU profile into the lab dir's
+    // parent (/tmp) when it stops.
+    const profiled = Deno.env.get("HERD_LAB_PROFILE_HOST") === String(i)
+      ? ["--cpu-prof", `--cpu-prof-dir=${lab.dir}/../herd-lab-profiles`]
+      : [];
     const agent = lab.spawn(i, runtime, [
       ...DENO_FLAGS,
+      ...profiled,
       MAIN,
       "up",
       "--data-dir",
