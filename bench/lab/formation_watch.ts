@@ -81,6 +81,7 @@ try {
       /^herd_(transport_(pooled|connections_open|dials_total|accepted_total)|process_)/.test(l)
     ).join("\n"),
   );
+  if (Deno.env.get("HERD_LAB_SHOW_LOG")) console.log(sys.describe(watched));
   const profiled = Number(Deno.env.get("HERD_LAB_PROFILE_HOST"));
   if (profiled) {
     // A graceful stop, so that the agent writes its CPU profile (see herd_system.ts).

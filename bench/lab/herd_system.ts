@@ -159,6 +159,11 @@ export class HerdSystem implements System {
     return 1 + (this.#up.get(i)?.size ?? 0);
   }
 
+  /** Host i's agent's command line and the tail of its output. */
+  describe(i: number): string {
+    return this.#agent(i).agent.describe();
+  }
+
   failures(i: number): readonly FailureMark[] {
     return this.#agent(i).failures;
   }

@@ -91,6 +91,8 @@ export interface SwimDeps {
   rng: Rng;
   /** Hands a message to the transport; which channel it takes is `channelOf(msg)`. */
   send(to: string, msg: Message): void;
+  /** Optional: connect to `to` now, for a message that will follow (the next probe). */
+  warm?(to: string): void;
   /** For observers only (see events.ts). Must not throw. */
   observe?(event: MembershipEvent): void;
   meta?: MemberMeta;
@@ -660,6 +662,10 @@ export class Swim {
     if (!target) return;
     if (startProbe(this.#probeContext, target)) this.stats.probes++;
     else this.stats.probesSkipped++;
+    // The next round's target may be a new neighbour (the ring changed): connect now, so
+    // that its probe does not wait on a handshake.
+    const next = this.#table.nextProbeTarget(round + 1);
+    if (next && next !== target) this.#d.warm?.(next.address);
   }
 
   #makeProbeContext(): ProbeContext {

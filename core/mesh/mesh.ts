@@ -156,6 +156,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
     rng: cryptoRng(),
     meta: d.meta,
     send: (to, msg) => transport.send(to, msg),
+    warm: (to) => transport.warm(to),
     observe: (e) => observe(e),
   });
   ref.swim = s;

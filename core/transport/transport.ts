@@ -331,6 +331,21 @@ export class Transport {
     this.#sendAfterDial(address, out);
   }
 
+  /**
+   * Opens a connection to `address` ahead of use, if there is none and no dial under way.
+   * Membership warms its next probe target: a handshake (a few ms, much more on a busy
+   * machine) inside a probe's timeout would fail the probe and accuse a live member.
+   */
+  warm(address: string): void {
+    if (this.#closing || this.#pending.has(address)) return;
+    const id = this.#idOf(address);
+    if (id !== undefined && this.#pool.get(id)) return;
+    if (this.#pending.size >= MAX_PENDING_DIALS) return;
+    const waiting: Outgoing[] = [];
+    this.#pending.set(address, waiting);
+    this.#track(this.#connectAndFlush(address, waiting));
+  }
+
   /** Closes every connection and both listeners; resolves when nothing is left running. */
   close(): Promise<void> {
     return this.#closed ??= this.#shutdown();

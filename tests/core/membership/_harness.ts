@@ -21,6 +21,8 @@ export interface Harness {
   swim: Swim;
   sched: VirtualScheduler;
   sent: { to: string; msg: Message }[];
+  /** Addresses membership asked to connect to ahead of a message (warm). */
+  warmed: string[];
   events: MembershipEvent[];
   /** Addresses that answer nothing. */
   silent: Set<string>;
@@ -37,6 +39,7 @@ export function harness(
 ): Harness {
   const sched = new VirtualScheduler();
   const sent: Harness["sent"] = [];
+  const warmed: string[] = [];
   const events: MembershipEvent[] = [];
   const silent = new Set<string>();
   const nackers = new Set<string>();
@@ -61,6 +64,7 @@ export function harness(
       sent.push({ to, msg });
       answer(to, msg);
     },
+    warm: (to) => warmed.push(to),
     observe: (e) => events.push(e),
   });
   const answer = (to: string, msg: Message) => {
@@ -86,6 +90,7 @@ export function harness(
     swim,
     sched,
     sent,
+    warmed,
     events,
     silent,
     nackers,

@@ -318,3 +318,16 @@ Deno.test("a ping asks for the target's coordinate only while ours is missing, u
   h.sched.runFor(1_000);
   assert.ok(pings().length >= 3 && pings().every((p) => p.msg.wantCoord));
 });
+
+Deno.test("each round warms the connection to the next round's probe target", () => {
+  const h = harness();
+  h.addMembers(nine);
+  h.sched.runFor(200 * 20);
+  const pings = h.sentOf(MessageType.Ping).filter((p) => !p.msg.reliable).map((p) => p.to);
+  assert.ok(pings.length >= 15, String(pings.length));
+  // every probe target after the first was warmed the round before
+  for (const [i, to] of pings.entries()) {
+    if (i > 0 && to !== pings[i - 1]) assert.ok(h.warmed.includes(to), `${to} not warmed`);
+  }
+  assert.ok(h.warmed.length >= 10);
+});

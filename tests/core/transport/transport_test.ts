@@ -452,3 +452,22 @@ Deno.test("stream messages ride two long-lived lanes, in order", async () => {
     await b.t.close();
   }
 });
+
+Deno.test("warm connects ahead of the first message, once; what is sent meanwhile waits for it", async () => {
+  const f = await fixtures();
+  const a = await start(await identityOf(f.a));
+  const b = await start(await identityOf(f.b));
+  try {
+    a.t.warm(b.address);
+    a.t.warm(b.address); // a dial is under way: no second one
+    a.t.send(b.address, ping(1, { id: f.a.id, address: a.address }, f.b.id));
+    await waitFor(() => b.got.length === 1, "b to get the ping sent while warming");
+    assert.equal(a.t.stats.dials, 1);
+    assert.ok(a.t.connectedPeers().includes(f.b.id));
+    a.t.warm(b.address); // connected already: nothing to do
+    assert.equal(a.t.stats.dials, 1);
+  } finally {
+    await a.t.close();
+    await b.t.close();
+  }
+});
