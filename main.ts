@@ -18,6 +18,7 @@ Commands:
   status    show the running node
   nodes     list the cluster's members (--watch to follow)
   token     print the cluster's join token
+  revoke    revoke a node's certificate (on the CA holder)
   leave     leave the cluster gracefully and stop the node
   pool      show what the whole cluster has and has free
   profile   show this machine's hardware profile and class
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   config: async () => (await import("./cli/node.ts")).config,
   nodes: async () => (await import("./cli/mesh.ts")).nodes,
   token: async () => (await import("./cli/mesh.ts")).token,
+  revoke: async () => (await import("./cli/revoke.ts")).revoke,
   leave: async () => (await import("./cli/mesh.ts")).leave,
   pool: async () => (await import("./cli/pool.ts")).pool,
   registry: async () => (await import("./cli/registry.ts")).run,

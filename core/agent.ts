@@ -32,10 +32,11 @@ import { startPageReleaser } from "./page_release.ts";
 import { EventHub } from "./events.ts";
 import { establishIdentity, normalizePeers } from "./mesh/bootstrap.ts";
 import { type Mesh, startMesh } from "./mesh/mesh.ts";
-import { buildMeta } from "./mesh/meta.ts";
+import { buildMeta, readMeta } from "./mesh/meta.ts";
 import { metaChange } from "./mesh/meta_change.ts";
 import { requestJoin } from "./transport/transport.ts";
 import { Rpc } from "./mesh/rpc.ts";
+import { RevocationBook } from "./mesh/revocations.ts";
 import { realScheduler } from "./membership/scheduler.ts";
 import { JobService } from "./jobs/service.ts";
 
@@ -214,6 +215,18 @@ async function start(
       }),
     log: o.log,
   });
+  // The cluster's revocation list (core/mesh/revocations.ts). What it applies reaches the
+  // mesh, the meta and the event stream once they exist.
+  const revocationHooks: { applied?: (added: string[]) => void } = {};
+  const revocations = await RevocationBook.open({
+    kv,
+    ca: identity.ca,
+    selfId: self.id,
+    caKeyPem: identity.caKeyPem,
+    clock: systemClock,
+    log: o.log,
+    applied: (_list, added) => revocationHooks.applied?.(added),
+  });
   const metaNow = async () => {
     const alloc = await runner.allocation();
     return buildMeta({
@@ -237,6 +250,7 @@ async function start(
       },
       ca: identity.caKeyPem !== undefined,
       version: VERSION,
+      revocations: revocations.version,
     });
   };
   let meta = await metaNow();
@@ -250,6 +264,7 @@ async function start(
     random: cryptoRandom,
     meta,
     seeds: peers,
+    revoked: () => revocations.set,
     log: o.log,
   });
   cleanups.push(() => mesh.stop());
@@ -341,6 +356,32 @@ async function start(
   });
   cleanups.push(() => rpc.close());
   mesh.onApp((from, msg) => rpc.receive(from, msg));
+  rpc.handle("revocation", "get", () => revocations.list ?? null);
+  revocationHooks.applied = (added) => {
+    for (const id of added) {
+      if (id === self.id) {
+        o.log(
+          "herd: this node's certificate has been revoked by the cluster's CA holder: " +
+            "members refuse its connections from now on",
+        );
+        continue;
+      }
+      o.log(`herd: node ${id} is revoked: its connections are closed and refused`);
+      mesh.disconnect(id, "cert-revoked");
+      events.publish("NodeRevoked", { id });
+    }
+    refreshMeta();
+  };
+  // A member holding a newer list (its meta says `rv`): fetch it from that member.
+  const fetchingFrom = new Set<string>();
+  const fetchRevocations = (memberId: string) => {
+    if (fetchingFrom.has(memberId)) return;
+    fetchingFrom.add(memberId);
+    rpc.call(memberId, "revocation", "get", null, 10_000)
+      .then((list) => list === null ? undefined : revocations.offer(list, memberId))
+      .catch((e) => o.log(`herd: fetching the revocation list from ${memberId}: ${e.message}`))
+      .finally(() => fetchingFrom.delete(memberId));
+  };
   const service = new JobService({
     selfId: self.id,
     kv,
@@ -359,6 +400,10 @@ async function start(
   late.jobs = service;
   mesh.onMembership((e) => {
     service.membershipChanged(e);
+    if (
+      (e.type === "NodeJoined" || e.type === "NodeUpdated") && e.member.id !== self.id &&
+      (readMeta(e.member.meta).revocations ?? 0) > revocations.version
+    ) fetchRevocations(e.member.id);
     // Members joining and leaving touch code an idle node does not (handshakes, pushes
     // of the full state): once the members are quiet again, those pages go back too.
     if (e.type !== "NodeUpdated") pages.poke();
@@ -373,6 +418,7 @@ async function start(
     placer,
     jobs: service,
     jobDefaults: { cpu: config["jobs.defaultCpu"], memBytes: config["jobs.defaultMem"] },
+    revocations,
     apiToken: token,
     profile,
     config: o.config,

@@ -28,6 +28,8 @@ export const keys = {
   log: (id: string, seq: number) => ["logs", id, seq] as const,
   logs: (id: string) => ["logs", id] as const,
   cluster: () => ["cluster"] as const,
+  /** The cluster's signed revocation list (core/identity/revocation.ts). */
+  revocations: () => ["revocations"] as const,
   identity: () => ["identity"] as const,
   member: (id: string) => ["members", id] as const,
   members: () => ["members"] as const,

@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { ResolvedConfig } from "../config.ts";
+import { type RevocationBook, RevocationError } from "../mesh/revocations.ts";
 import type { HardwareProfile, NodeClass } from "../profile/types.ts";
 import { renderMetrics, type Summary } from "./metrics.ts";
 import type { Mesh } from "../mesh/mesh.ts";
@@ -74,6 +75,7 @@ export interface ApiDeps {
   jobs: JobService;
   /** Resources a job gets when it does not say. */
   jobDefaults: { cpu: number; memBytes: number };
+  revocations: RevocationBook;
 }
 
 /** Largest request body accepted (a job spec with its module source). */
@@ -88,6 +90,12 @@ const ApplySchema = v.strictObject({
 const MigrateSchema = v.strictObject({
   /** A member's id, id prefix or name; left out: the best other member. */
   to: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
+});
+
+const RevokeSchema = v.strictObject({
+  /** A member's id, id prefix or name (a failed or left one too). */
+  node: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  reason: v.optional(v.pipe(v.string(), v.maxLength(200))),
 });
 
 const ExplainRequestSchema = v.strictObject({
@@ -207,6 +215,46 @@ export function createApi(d: ApiDeps): Hono {
   app.post("/v1/leave", (c) => {
     d.leave();
     return c.json({ leaving: true });
+  });
+
+  // The revocation list: `herd revoke`.
+  app.get("/v1/revocations", (c) => {
+    const l = d.revocations.list;
+    return c.json({ version: l?.version ?? 0, entries: l?.entries ?? [] });
+  });
+  app.post("/v1/revocations", async (c) => {
+    const parsed = await readBody(c.req.raw, RevokeSchema);
+    if (!parsed.ok) return parsed.error;
+    const nodes = d.mesh.nodes();
+    const self = nodes.find((n) => n.self);
+    if (!self?.ca) {
+      const holders = nodes.filter((n) => n.ca && n.state === "alive").map((n) => n.name || n.id);
+      return fail(
+        409,
+        "not_ca_holder",
+        "only the node that holds the cluster CA key can revoke",
+        holders.length
+          ? `run 'herd revoke' on ${holders.join(" or ")}`
+          : "no live member holds the CA key (the node that created the cluster)",
+      );
+    }
+    const id = resolveNode(nodes, parsed.value.node);
+    if (!id) {
+      return fail(
+        404,
+        "no_such_node",
+        `no member '${parsed.value.node}'`,
+        "`herd nodes` lists the members",
+      );
+    }
+    if (id === self.id) return fail(409, "self", "a node cannot revoke itself");
+    try {
+      const list = await d.revocations.revoke(id, parsed.value.reason);
+      return c.json({ revoked: id, version: list.version, entries: list.entries }, 201);
+    } catch (e) {
+      if (e instanceof RevocationError) return fail(409, "refused", e.message);
+      throw e;
+    }
   });
 
   // Where a job would go, and why: `herd run --dry-run`. Nothing is reserved.

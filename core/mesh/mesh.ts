@@ -10,6 +10,7 @@ import type { MembershipEvent } from "../membership/events.ts";
 import { isDeadOrLeft, type MemberMeta, type MemberSnapshot } from "../membership/member.ts";
 import { cryptoRng } from "../membership/rng.ts";
 import { realScheduler } from "../membership/scheduler.ts";
+import type { Revocations } from "../identity/verify.ts";
 import { Swim } from "../membership/swim.ts";
 import { membershipTimings } from "../membership/timings.ts";
 import { keys, type MemberRecord } from "../store.ts";
@@ -39,6 +40,8 @@ export interface MeshDeps {
   meta: MemberMeta;
   /** Seeds to join at start (`--peer`, static peers are also offered by discovery). */
   seeds: string[];
+  /** Node ids whose certificates are refused (the cluster's revocation list), read per handshake. */
+  revoked?: () => Revocations;
   log: (line: string) => void;
 }
 
@@ -76,6 +79,8 @@ export interface Mesh {
   leave(): Promise<void>;
   /** Stops without saying goodbye (others will detect the failure). */
   stop(): Promise<void>;
+  /** Closes every connection to a node (revoked): it is refused from now on. */
+  disconnect(nodeId: string, reason: string): void;
 }
 
 /** The address to advertise: the setting, else the bound one, else a non-loopback IPv4. */
@@ -118,6 +123,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
       keyPem: id.key.privateKeyPem,
       privateKey: id.key.privateKey,
       ca: id.ca,
+      revoked: d.revoked,
     },
     settings: transportSettings(c),
     now: () => d.clock.now(),
@@ -332,6 +338,7 @@ export async function startMesh(d: MeshDeps): Promise<Mesh> {
       return true;
     },
     onApp: (handler) => appHandler = handler,
+    disconnect: (nodeId, reason) => transport.disconnect(nodeId, reason),
     onMembership: (listener) => listeners.push(listener),
     metrics: () => {
       const counters: Record<string, number> = { ...meshCounters };

@@ -35,6 +35,8 @@ export interface MetaInput {
   /** Holds the cluster CA (grants joins). */
   ca: boolean;
   version: string;
+  /** Version of the revocation list this node holds (0: none). */
+  revocations?: number;
 }
 
 /** Rounded so that small changes do not count as changes. */
@@ -75,6 +77,7 @@ export function buildMeta(i: MetaInput): MemberMeta {
     ...(cc > 0 ? { cc } : {}),
     ...(i.nodeClass.kind === "Edge" ? { dt: i.nodeClass.deviceType } : {}),
     ...(i.ca ? { ca: true } : {}),
+    ...(i.revocations ? { rv: i.revocations } : {}),
     hv: i.version,
     l: load,
     ...(Object.keys(i.labels).length ? { lb: { ...i.labels } } : {}),
@@ -102,6 +105,8 @@ export interface MemberView {
   load: LoadVector;
   ca: boolean;
   version: string;
+  /** Version of the revocation list the member holds (0 or absent: none). */
+  revocations?: number;
 }
 
 const num = (v: Json | undefined): number => (typeof v === "number" ? v : 0);
@@ -136,6 +141,7 @@ export function readMeta(meta: MemberMeta): MemberView {
       temperatureC: opt(l.t),
     },
     ca: meta.ca === true,
+    revocations: num(meta.rv),
     version: text(meta.hv),
   };
 }

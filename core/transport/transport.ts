@@ -346,6 +346,16 @@ export class Transport {
     this.#track(this.#connectAndFlush(address, waiting));
   }
 
+  /** Closes every connection to node `id` (a revoked member): its next dial is refused. */
+  disconnect(id: string, reason: string): void {
+    for (const link of this.#links) {
+      if (link.peerId !== id) continue;
+      this.#pool.remove(id, link);
+      link.close(CloseCode.Refused, reason);
+    }
+    this.stats.pooled = this.#pool.size;
+  }
+
   /** Closes every connection and both listeners; resolves when nothing is left running. */
   close(): Promise<void> {
     return this.#closed ??= this.#shutdown();
