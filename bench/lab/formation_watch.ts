@@ -3,7 +3,7 @@
 // transport and membership counters. For finding where formation time goes.
 //
 //   deno run -A --unstable-net bench/lab/formation_watch.ts [--hosts 50] [--seconds 60]
-//     [--settle 20] [--set k=v]
+//     [--settle 20] [--stagger AGENTS_PER_SECOND] [--set k=v]
 
 import { parseArgs } from "node:util";
 import { Lab } from "../../tests/lab/_netns.ts";
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     hosts: { type: "string", default: "50" },
     seconds: { type: "string", default: "60" },
     settle: { type: "string", default: "20" },
+    stagger: { type: "string", default: "0" },
     set: { type: "string", multiple: true, default: [] },
   },
 });
@@ -39,7 +40,14 @@ try {
   await sys.start(lab, 1, null);
   const t0 = performance.now();
   const up = new Set<number>([1]);
-  for (let i = 2; i <= n; i++) sys.start(lab, i, lab.host(1).ip).then(() => up.add(i));
+  (async () => {
+    for (let i = 2; i <= n; i++) {
+      sys.start(lab, i, lab.host(1).ip).then(() => up.add(i));
+      if (Number(values.stagger) > 0) {
+        await new Promise((r) => setTimeout(r, 1000 / Number(values.stagger)));
+      }
+    }
+  })();
   const watched = Math.ceil(n / 2);
   for (let s = 1; s <= Number(values.seconds); s++) {
     await new Promise((r) => setTimeout(r, t0 + s * 1000 - performance.now()));

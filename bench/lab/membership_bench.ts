@@ -14,7 +14,7 @@
 //   failures    mark of a live member (hN excluded) counts. Then loss 0, and the time until
 //               every live host sees every live member alive again.
 //
-//   deno run -A bench/lab/membership_bench.ts [--systems serf,herd] [--sizes 10,50,100]
+//   deno run -A bench/lab/membership_bench.ts [--systems serf,herd] [--sizes 10,50,100] [--stagger R]
 //     [--loss-minutes 5] [--loss-percent 10] [--idle-seconds 30] [--settle-seconds 10] [--json]
 //     [--herd-set KEY=VALUE]...   (config for every herd agent, for tuning runs)
 //
@@ -54,6 +54,8 @@ export interface Result {
     pollRoundMaxMs: number;
     /** when the last of h2..hN answered (start() returned): the rest is the protocol */
     lastAnsweringMs: number;
+    /** agents started per second (--stagger), when not all at once */
+    staggerPerSecond?: number;
     /** CPU (user + system) all N agents used until formation, summed, and per agent */
     agentsCpuMs: number;
     /** summed over the hosts' namespaces since the lab was made: datagrams dropped, buffer full */
@@ -98,7 +100,12 @@ function quantile(xs: number[], q: number): number {
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-async function formation(lab: Lab, sys: System, n: number): Promise<Result["formation"]> {
+async function formation(
+  lab: Lab,
+  sys: System,
+  n: number,
+  staggerPerSecond = 0,
+): Promise<Result["formation"]> {
   const h1 = lab.host(1).ip;
   await sys.start(lab, 1, null);
   const t0 = now();
@@ -107,6 +114,8 @@ async function formation(lab: Lab, sys: System, n: number): Promise<Result["form
   let startError: unknown = null;
   const starts = [];
   for (let i = 2; i <= n; i++) {
+    // --stagger R: R agents a second instead of all at once (the time includes the wait).
+    if (staggerPerSecond > 0 && i > 2) await sleep(1000 / staggerPerSecond);
     starts.push(
       sys.start(lab, i, h1).then(() => {
         up.add(i);
@@ -293,7 +302,8 @@ async function runOne(name: string, n: number, opts: Options): Promise<Result> {
   try {
     await sys.prepare?.(lab, n);
     phase("formation");
-    result.formation = await formation(lab, sys, n);
+    result.formation = await formation(lab, sys, n, opts.stagger);
+    if (opts.stagger > 0) result.formation!.staggerPerSecond = opts.stagger;
     const f = result.formation!;
     log(
       `  formation: all ${n} see ${n} alive after ${f.allMs.toFixed(0)} ms (p50 host ` +
@@ -340,6 +350,8 @@ interface Options {
   lossPercent: number;
   idleSeconds: number;
   settleSeconds: number;
+  /** Agents started per second after h1; 0: all at once (the default). */
+  stagger: number;
   /** `--herd-set KEY=VALUE`, repeatable: config for every herd agent (tuning runs). */
   herdSet: string[];
   json: boolean;
@@ -355,6 +367,7 @@ function options(args: string[]): Options {
       "loss-percent": { type: "string", default: "10" },
       "idle-seconds": { type: "string", default: "30" },
       "settle-seconds": { type: "string", default: "10" },
+      stagger: { type: "string", default: "0" },
       "herd-set": { type: "string", multiple: true, default: [] },
       json: { type: "boolean", default: false },
     },
@@ -373,6 +386,7 @@ function options(args: string[]): Options {
     lossPercent: num("loss-percent", values["loss-percent"], (x) => x >= 0 && x < 100),
     idleSeconds: num("idle-seconds", values["idle-seconds"], (x) => x > 0),
     settleSeconds: num("settle-seconds", values["settle-seconds"], (x) => x >= 0),
+    stagger: num("stagger", values.stagger, (x) => x >= 0),
     herdSet: values["herd-set"],
     json: values.json,
   };
