@@ -78,6 +78,32 @@ export function connectionTranscript(c: ProofContext): Uint8Array<ArrayBuffer> {
 }
 
 /**
+ * A resumed connection's proof (transport/tickets.ts): HMAC-SHA256, with the secret the
+ * two members share from an earlier connection, over the same fields as a signature
+ * but under its own label, so that neither proof can pass for the other.
+ */
+export async function proveWithSecret(c: ProofContext, key: CryptoKey): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign("HMAC", key, resumeTranscript(c)));
+}
+
+/** Checks a resumed connection's proof (constant time: WebCrypto's HMAC verify). */
+export async function verifySecretProof(
+  mac: Uint8Array,
+  c: ProofContext,
+  key: CryptoKey,
+): Promise<boolean> {
+  if (mac.length !== 32 || c.challenge.length !== CHALLENGE_BYTES) return false;
+  return await crypto.subtle.verify("HMAC", key, own(mac), resumeTranscript(c));
+}
+
+const resumeTranscript = (c: ProofContext): Uint8Array<ArrayBuffer> =>
+  frame(`herd/1 connection-resume ${c.role}`, [
+    c.challenge,
+    utf8(c.serverNodeId),
+    utf8(c.dialerNodeId),
+  ]);
+
+/**
  * Imported keys by their SPKI bytes: verifyNodeCert hands back the same bytes for a
  * certificate it has examined before, so a member that reconnects costs no import.
  */

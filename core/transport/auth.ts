@@ -18,10 +18,14 @@
 
 import type { RandomBytes } from "../clock.ts";
 import {
+  AuthRefusal,
   newChallenge,
   proveConnection,
+  proveWithSecret,
   verifyConnectionProof,
+  verifySecretProof,
 } from "../identity/connection_auth.ts";
+import type { TicketStore } from "./tickets.ts";
 import { type ClusterCa, type Revocations, verifyNodeCert } from "../identity/verify.ts";
 import type { ControlChannel } from "./channel.ts";
 import { type ControlOf, ControlType } from "./control.ts";
@@ -45,10 +49,13 @@ export interface AuthContext {
   /** Wall clock, ms since the epoch (certificate validity). */
   now(): number;
   random: RandomBytes;
+  /** Resumption tickets (tickets.ts); without them every connection signs. */
+  tickets?: TicketStore;
 }
 
 export type AuthOutcome =
-  | { ok: true; peerId: string }
+  /** `resumed`: proved with a ticket's secret (tickets.ts), not with signatures. */
+  | { ok: true; peerId: string; resumed?: boolean }
   /** `byPeer`: the other side refused us; else we refused it. */
   | { ok: false; reason: string; detail: string; byPeer: boolean; claimedId?: string };
 
@@ -69,32 +76,67 @@ export async function authenticateAsDialer(
 ): Promise<AuthOutcome> {
   const me = c.self;
   const challenge = newChallenge(c.random);
-  await channel.send({ type: ControlType.AuthHello, id: me.nodeId, cert: me.certPem, challenge });
+  const held = c.tickets?.held(serverId);
+  await channel.send({
+    type: ControlType.AuthHello,
+    id: me.nodeId,
+    cert: me.certPem,
+    challenge,
+    ...(held ? { ticket: held.id } : {}),
+  });
   const reply = await channel.expect(ControlType.AuthServerProof);
   if (reply.type === ControlType.Refused) return refusedByPeer(reply.reason, serverId);
-  const server = await verifyConnectionProof(
-    { certPem: reply.cert, signature: reply.signature },
-    { role: "server", challenge, serverNodeId: serverId, dialerNodeId: me.nodeId },
-    { ca: me.ca, now: c.now(), revoked: me.revoked?.() },
-  );
-  if (!server.ok) {
-    await channel.send({ type: ControlType.Refused, reason: server.reason });
-    return { ...server, byPeer: false, claimedId: serverId };
+  const ctx = { challenge, serverNodeId: serverId, dialerNodeId: me.nodeId };
+  let signature: Uint8Array;
+  if (reply.resumed) {
+    // The server took our ticket: its certificate is still checked, then the HMAC.
+    const cert = verifyNodeCert(reply.cert, me.ca, c.now(), { revoked: me.revoked?.() });
+    const fail = !held
+      ? { reason: AuthRefusal.Malformed, detail: `${serverId} resumed without a ticket` }
+      : !cert.ok
+      ? { reason: cert.reason, detail: cert.detail }
+      : cert.nodeId !== serverId
+      ? { reason: AuthRefusal.WrongNode, detail: `${serverId} resumed as ${cert.nodeId}` }
+      : !(await verifySecretProof(reply.signature, { role: "server", ...ctx }, held.key))
+      ? { reason: AuthRefusal.BadSignature, detail: `${serverId}: resumed proof does not verify` }
+      : undefined;
+    if (fail) {
+      c.tickets?.drop(serverId);
+      await channel.send({ type: ControlType.Refused, reason: fail.reason });
+      return { ok: false, ...fail, byPeer: false, claimedId: serverId };
+    }
+    verified(serverId);
+    signature = await proveWithSecret(
+      { role: "dialer", ...ctx, challenge: reply.challenge },
+      held!.key,
+    );
+  } else {
+    if (held) c.tickets?.drop(serverId); // the server forgot it
+    const server = await verifyConnectionProof(
+      { certPem: reply.cert, signature: reply.signature },
+      { role: "server", ...ctx },
+      { ca: me.ca, now: c.now(), revoked: me.revoked?.() },
+    );
+    if (!server.ok) {
+      await channel.send({ type: ControlType.Refused, reason: server.reason });
+      return { ...server, byPeer: false, claimedId: serverId };
+    }
+    verified(serverId);
+    signature = await proveConnection(
+      { role: "dialer", ...ctx, challenge: reply.challenge },
+      me.privateKey,
+    );
   }
-  verified(serverId);
-  const signature = await proveConnection(
-    {
-      role: "dialer",
-      challenge: reply.challenge,
-      serverNodeId: serverId,
-      dialerNodeId: me.nodeId,
-    },
-    me.privateKey,
-  );
   await channel.send({ type: ControlType.AuthDialerProof, signature });
   const verdict = await channel.expect(ControlType.AuthOk);
-  if (verdict.type === ControlType.Refused) return refusedByPeer(verdict.reason, serverId);
-  return { ok: true, peerId: serverId };
+  if (verdict.type === ControlType.Refused) {
+    c.tickets?.drop(serverId);
+    return refusedByPeer(verdict.reason, serverId);
+  }
+  if (verdict.ticket && verdict.secret) {
+    await c.tickets?.keep(serverId, verdict.ticket, verdict.secret);
+  }
+  return { ok: true, peerId: serverId, ...(reply.resumed ? { resumed: true } : {}) };
 }
 
 /** The server's side, once the first frame turned out to be an AuthHello. */
@@ -114,25 +156,49 @@ export async function authenticateAsServer(
   const cert = verifyNodeCert(hello.cert, me.ca, c.now(), { revoked: me.revoked?.() });
   if (!cert.ok) return await refuse(cert.reason, cert.detail);
   const challenge = newChallenge(c.random);
-  const signature = await proveConnection(
-    {
-      role: "server",
-      challenge: hello.challenge,
-      serverNodeId: me.nodeId,
-      dialerNodeId: claimedId,
-    },
-    me.privateKey,
-  );
-  await channel.send({ type: ControlType.AuthServerProof, challenge, cert: me.certPem, signature });
+  const ctx = { serverNodeId: me.nodeId, dialerNodeId: claimedId };
+  // A ticket we issued to this node for this very certificate: HMACs instead of signatures.
+  const ticket = hello.ticket && c.tickets?.issued(hello.ticket);
+  const resumed = ticket && ticket.peerId === claimedId && ticket.certPem === hello.cert &&
+      cert.nodeId === claimedId
+    ? ticket
+    : undefined;
+  const signature = resumed
+    ? await proveWithSecret({ role: "server", challenge: hello.challenge, ...ctx }, resumed.key)
+    : await proveConnection({ role: "server", challenge: hello.challenge, ...ctx }, me.privateKey);
+  await channel.send({
+    type: ControlType.AuthServerProof,
+    challenge,
+    cert: me.certPem,
+    signature,
+    ...(resumed ? { resumed: true as const } : {}),
+  });
   const proof = await channel.expect(ControlType.AuthDialerProof);
   if (proof.type === ControlType.Refused) return refusedByPeer(proof.reason, claimedId);
+  if (resumed) {
+    const good = await verifySecretProof(
+      proof.signature,
+      { role: "dialer", challenge, ...ctx },
+      resumed.key,
+    );
+    if (!good) {
+      return await refuse(AuthRefusal.BadSignature, `${claimedId}: resumed proof does not verify`);
+    }
+    verified(claimedId);
+    await channel.send({ type: ControlType.AuthOk });
+    return { ok: true, peerId: claimedId, resumed: true };
+  }
   const verdict = await verifyConnectionProof(
     { certPem: hello.cert, signature: proof.signature },
-    { role: "dialer", challenge, serverNodeId: me.nodeId, dialerNodeId: claimedId },
+    { role: "dialer", challenge, ...ctx },
     { ca: me.ca, now: c.now(), revoked: me.revoked?.() },
   );
   if (!verdict.ok) return await refuse(verdict.reason, verdict.detail);
   verified(verdict.nodeId);
-  await channel.send({ type: ControlType.AuthOk });
+  const next = await c.tickets?.issue(verdict.nodeId, hello.cert);
+  await channel.send({
+    type: ControlType.AuthOk,
+    ...(next ? { ticket: next.id, secret: next.secret } : {}),
+  });
   return { ok: true, peerId: verdict.nodeId };
 }

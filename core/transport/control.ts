@@ -8,6 +8,7 @@ import { CHALLENGE_BYTES } from "../identity/connection_auth.ts";
 import { JOIN_NONCE_BYTES } from "../identity/join.ts";
 import { NODE_ID_PATTERN } from "../identity/names.ts";
 import { bytesOf, firstIssue, isRecord, packValue, unpackValue } from "./_msgpack.ts";
+import { TICKET_ID_BYTES, TICKET_SECRET_BYTES } from "./tickets.ts";
 
 /** Version of the control frames (and of the ALPN `herd/1`). */
 export const TRANSPORT_VERSION = 1;
@@ -58,14 +59,22 @@ const SCHEMAS = {
     id: NodeId,
     cert: Pem,
     challenge: bytesOf(CHALLENGE_BYTES),
+    /** A resumption ticket this dialer holds for the server (tickets.ts). */
+    ticket: v.optional(bytesOf(TICKET_ID_BYTES)),
   }),
   [ControlType.AuthServerProof]: frame(ControlType.AuthServerProof, {
     challenge: bytesOf(CHALLENGE_BYTES),
     cert: Pem,
     signature: Signature,
+    /** The signature is the ticket's HMAC: the dialer answers with one too. */
+    resumed: v.optional(v.literal(true)),
   }),
   [ControlType.AuthDialerProof]: frame(ControlType.AuthDialerProof, { signature: Signature }),
-  [ControlType.AuthOk]: frame(ControlType.AuthOk, {}),
+  [ControlType.AuthOk]: frame(ControlType.AuthOk, {
+    /** A new resumption ticket for the dialer: its id and secret. */
+    ticket: v.optional(bytesOf(TICKET_ID_BYTES)),
+    secret: v.optional(bytesOf(TICKET_SECRET_BYTES)),
+  }),
   [ControlType.Refused]: frame(ControlType.Refused, { reason: Reason }),
   [ControlType.JoinHello]: frame(ControlType.JoinHello, {}),
   [ControlType.JoinChallenge]: frame(ControlType.JoinChallenge, {

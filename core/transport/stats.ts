@@ -19,6 +19,8 @@ export interface TransportStats {
   /** Messages dropped because too many were waiting for one dial. */
   sendQueueDropped: number;
   dials: number;
+  /** Connections authenticated with a resumption ticket (tickets.ts), either side. */
+  authResumed: number;
   dialFailures: number;
   /** Info requests made to learn a node id (fetchInfo), and those that failed. */
   infoFetches: number;
@@ -70,6 +72,7 @@ export const newTransportStats = (): TransportStats => ({
   sendErrors: 0,
   sendQueueDropped: 0,
   dials: 0,
+  authResumed: 0,
   dialFailures: 0,
   infoFetches: 0,
   infoFetchFailures: 0,

@@ -46,6 +46,7 @@ import { fetchInfo, InfoServer, type NodeInfo } from "./info.ts";
 import { type JoinHandler, serveJoin } from "./join.ts";
 import { CloseCode, type DropKind, type Lane, Link, type LinkHooks } from "./link.ts";
 import { ConnectionPool, type DropReason } from "./pool.ts";
+import { TicketStore } from "./tickets.ts";
 import { RateLimiter, sourceKey } from "./rate_limit.ts";
 import { countBy, newTransportStats, type TransportStats } from "./stats.ts";
 
@@ -260,7 +261,13 @@ export class Transport {
       scheduler: this.#timers,
       onDrop: (id, link, why) => this.#released(id, link, why),
     });
-    this.#auth = { self: o.identity, now: o.now, random: o.random ?? cryptoRandom };
+    const random = o.random ?? cryptoRandom;
+    this.#auth = {
+      self: o.identity,
+      now: o.now,
+      random,
+      tickets: new TicketStore(o.now, random),
+    };
     this.#listener = endpoint.listen({
       cert: o.identity.certPem,
       key: o.identity.keyPem,
@@ -499,6 +506,7 @@ export class Transport {
         throw new TransportError(`${id} refused: ${outcome.reason}`);
       }
       await channel.finish();
+      if (outcome.resumed) this.stats.authResumed++;
       this.#authenticated(link, id);
       return link;
     } catch (e) {
@@ -651,7 +659,10 @@ export class Transport {
           this.#auth,
           (peerId) => this.#authenticated(link, peerId),
         );
-        if (outcome.ok) return await channel.finish();
+        if (outcome.ok) {
+          if (outcome.resumed) this.stats.authResumed++;
+          return await channel.finish();
+        }
         await channel.finish();
         this.#refused(link, outcome.reason, outcome.detail, outcome.byPeer, claimed);
         return this.#finish(link, outcome.reason, outcome.byPeer);

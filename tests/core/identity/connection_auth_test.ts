@@ -140,3 +140,32 @@ Deno.test("challenges come from the injected random source", () => {
   assert.deepEqual(newChallenge(seededRandom(9)), newChallenge(seededRandom(9)));
   assert.equal(newChallenge(cryptoRandom).length, 32);
 });
+
+Deno.test("a resumed proof verifies only with the same secret, challenge, ids and role", async () => {
+  const { proveWithSecret, verifySecretProof } = await import(
+    "../../../core/identity/connection_auth.ts"
+  );
+  const { hmacKey } = await import("../../../core/transport/tickets.ts");
+  const key = await hmacKey(new Uint8Array(32).fill(7));
+  const other = await hmacKey(new Uint8Array(32).fill(8));
+  const ctx = {
+    role: "dialer" as const,
+    challenge: new Uint8Array(32).fill(1),
+    serverNodeId: "aaaaaaaaaaaaaaaa",
+    dialerNodeId: "bbbbbbbbbbbbbbbb",
+  };
+  const mac = await proveWithSecret(ctx, key);
+  assert.equal(mac.length, 32);
+  assert.ok(await verifySecretProof(mac, ctx, key));
+  assert.ok(!(await verifySecretProof(mac, ctx, other)), "another secret");
+  assert.ok(!(await verifySecretProof(mac, { ...ctx, role: "server" }, key)), "the other role");
+  assert.ok(
+    !(await verifySecretProof(mac, { ...ctx, challenge: new Uint8Array(32).fill(2) }, key)),
+    "another connection's challenge",
+  );
+  assert.ok(
+    !(await verifySecretProof(mac, { ...ctx, dialerNodeId: "cccccccccccccccc" }, key)),
+    "relayed for a third node",
+  );
+  assert.ok(!(await verifySecretProof(mac.slice(0, 31), ctx, key)), "truncated");
+});

@@ -471,3 +471,49 @@ Deno.test("warm connects ahead of the first message, once; what is sent meanwhil
     await b.t.close();
   }
 });
+
+Deno.test("a reconnecting member resumes with its ticket; a restarted peer or a revocation makes it sign or fail", async () => {
+  const f = await fixtures();
+  let revoked = new Set<string>();
+  const a = await start(await identityOf(f.a));
+  const bIdentity = { ...(await identityOf(f.b)), revoked: () => ({ nodeIds: revoked }) };
+  let b = await start(bIdentity);
+  const aRef = { id: f.a.id, address: a.address };
+  const names = new Map<string, string>();
+  try {
+    let seq = 0;
+    const reconnect = async (to: typeof b) => {
+      a.t.disconnect(f.b.id, "test");
+      const before = to.got.length;
+      a.t.send(to.address, ping(++seq, aRef, f.b.id));
+      await waitFor(() => to.got.length > before, `ping ${seq} to arrive`);
+    };
+    await reconnect(b); // first contact: signatures, and a ticket for a
+    assert.equal(a.t.stats.authResumed, 0);
+    await reconnect(b); // again: the ticket's HMACs, no signature
+    assert.equal(a.t.stats.authResumed, 1);
+    assert.equal(b.t.stats.authResumed, 1);
+    await reconnect(b);
+    assert.equal(a.t.stats.authResumed, 2);
+
+    // b restarted (same identity, new port): it knows no ticket, a signs again
+    await b.t.close();
+    b = await start(bIdentity, { names });
+    names.set(b.address, f.b.id);
+    await reconnect(b);
+    assert.equal(b.t.stats.authResumed, 0);
+    await reconnect(b);
+    assert.equal(b.t.stats.authResumed, 1, "a new ticket from the restarted b");
+
+    // a revoked at b: a's ticket does not get it in
+    revoked = new Set([f.a.id]);
+    a.t.disconnect(f.b.id, "test");
+    const before = b.got.length;
+    a.t.send(b.address, ping(++seq, aRef, f.b.id));
+    await waitFor(() => (b.t.stats.authRefused["cert-revoked"] ?? 0) > 0, "b to refuse a");
+    assert.equal(b.got.length, before);
+  } finally {
+    await a.t.close();
+    await b.t.close();
+  }
+});
