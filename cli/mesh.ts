@@ -30,7 +30,7 @@ function rows(nodes: NodeView[]): string[][] {
   return nodes.map((n) => [
     n.name + (n.self ? " *" : ""),
     n.id,
-    n.state,
+    (n as NodeView & { revoked?: boolean }).revoked ? `${n.state} (revoked)` : n.state,
     n.class,
     n.address,
     `${n.load.cpuFree}/${n.capacity.cpu}`,

@@ -188,7 +188,11 @@ export function createApi(d: ApiDeps): Hono {
     );
   });
 
-  app.get("/v1/nodes", (c) => c.json(d.mesh.nodes()));
+  // A revoked member says so (it stays in the table as failed until it is forgotten).
+  app.get("/v1/nodes", (c) =>
+    c.json(
+      d.mesh.nodes().map((n) => d.revocations.isRevoked(n.id) ? { ...n, revoked: true } : n),
+    ));
   app.get("/v1/pool", (c) => c.json(clusterPool(d.mesh.nodes())));
   app.get("/v1/events", (c) => {
     const last = Number(c.req.header("last-event-id") ?? c.req.query("after") ?? NaN);

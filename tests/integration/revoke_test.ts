@@ -72,6 +72,9 @@ Deno.test("herd revoke: members drop and refuse the revoked node, and remember i
     await new Promise((res) => setTimeout(res, 3_000));
     assert.equal(await stateOf(b, "c"), "dead");
     assert.equal(await stateOf(ca, "c"), "dead");
+    const row = (await nodes(b)).find((n) => n.name === "c") as Row & { revoked?: boolean };
+    assert.equal(row.revoked, true);
+    assert.match((await b.herd(["nodes"])).stdout, /dead \(revoked\)/);
 
     // b restarted: the list comes from its own store, before it meets anyone.
     await b.stop();
