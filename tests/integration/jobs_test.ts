@@ -161,7 +161,12 @@ Deno.test("-d detaches; ps, logs, logs -f and kill work on the job", async () =>
 
   // Follow from another process while killing: -f ends when the job ends.
   const follow = agent.herd(["logs", "-f", id.slice(0, 10)]);
-  await new Promise((r) => setTimeout(r, 3500));
+  // Killed once the last tick is out (on a loaded machine the ticks run late).
+  for (let i = 0; i < 100; i++) {
+    const l = await agent.herd(["logs", id]);
+    if (l.stdout.includes("tick 10\n")) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const k = await agent.herd(["kill", id]);
   expectCode(k, 0, "kill");
   assert.match(k.stdout, new RegExp(`${id} killed`));

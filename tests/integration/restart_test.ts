@@ -10,6 +10,9 @@ Deno.test("after kill -9 and restart: finished jobs and logs kept, the running o
     "-d",
     "--name",
     "finished",
+    // Exit 4 is a failure: on-failure (the default) would run it again, and print again.
+    "--restart",
+    "never",
     "--",
     "sh",
     "-c",
