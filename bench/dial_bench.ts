@@ -6,10 +6,14 @@
 //   deno run -A --unstable-net --unstable-kv bench/dial_bench.ts [--dials 300]
 
 import { parseArgs } from "node:util";
+import { benchArgs } from "./_args.ts";
 import process from "node:process";
 import { extraNode, identityOf, ping, SETTINGS, start } from "../tests/core/transport/_helpers.ts";
 
-const { values } = parseArgs({ options: { dials: { type: "string", default: "300" } } });
+const { values } = parseArgs({
+  args: benchArgs(),
+  options: { dials: { type: "string", default: "300" } },
+});
 const dials = Number(values.dials);
 const nodes = [await extraNode(), await extraNode(), await extraNode()];
 const names = new Map<string, string>();

@@ -10,10 +10,12 @@
 //     --nodes 10 --jobs 1000 --concurrency 32 --kills 5
 
 import { parseArgs } from "node:util";
+import { benchArgs } from "./_args.ts";
 import { Agent, FIXTURES } from "../tests/integration/_harness.ts";
 import { files } from "../core/datadir.ts";
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     nodes: { type: "string", default: "10" },
     jobs: { type: "string", default: "1000" },

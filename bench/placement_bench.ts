@@ -12,6 +12,7 @@
 // capability, a small job with a label selector) and a new round-robin sequence number.
 
 import { parseArgs } from "node:util";
+import { benchArgs } from "./_args.ts";
 import { seededRng } from "../core/membership/rng.ts";
 import type { Rng } from "../core/membership/rng.ts";
 import type { MemberView } from "../core/mesh/meta.ts";
@@ -22,7 +23,7 @@ import { BUILTIN_PLUGINS } from "../plugins/registry.ts";
 import type { JobRequest, NodeSnapshot, SchedulingPolicy } from "../plugins/sdk.ts";
 
 const { values } = parseArgs({
-  args: Deno.args,
+  args: benchArgs(),
   options: {
     runs: { type: "string", default: "300" },
     warmup: { type: "string", default: "50" },

@@ -12,6 +12,7 @@
 // Flags: --runs N (default 30), --skip-micro, --skip-placement.
 
 import { parseArgs } from "node:util";
+import { benchArgs } from "./_args.ts";
 import { FLAGS as AGENT_FLAGS } from "../scripts/compile.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -21,7 +22,7 @@ const FLAGS = ["run", ...AGENT_FLAGS];
 
 const { values } = parseArgs({
   // `deno task bench -- --runs 10` hands the task its "--" too.
-  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+  args: benchArgs(),
   options: {
     runs: { type: "string", default: "30" },
     "skip-micro": { type: "boolean" },

@@ -6,11 +6,13 @@
 //     [--settle 20] [--stagger AGENTS_PER_SECOND] [--set k=v]
 
 import { parseArgs } from "node:util";
+import { benchArgs } from "../_args.ts";
 import { Lab } from "../../tests/lab/_netns.ts";
 import { cpuMs, rssKiB } from "../../tests/lab/_measure.ts";
 import { HerdSystem } from "./herd_system.ts";
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     hosts: { type: "string", default: "50" },
     seconds: { type: "string", default: "60" },

@@ -7,6 +7,7 @@
 //   deno run -A bench/lab/herd_start.ts [--runs 5]
 
 import { parseArgs } from "node:util";
+import { benchArgs } from "../_args.ts";
 import { DENO_FLAGS } from "../../tests/integration/_harness.ts";
 import { Lab } from "../../tests/lab/_netns.ts";
 import { HerdSystem } from "./herd_system.ts";
@@ -14,7 +15,7 @@ import { SerfSystem } from "./serf_system.ts";
 import type { System } from "./system.ts";
 
 const { values } = parseArgs({
-  args: Deno.args,
+  args: benchArgs(),
   options: { runs: { type: "string", default: "5" } },
 });
 const runs = Number(values.runs);

@@ -9,12 +9,13 @@
 //     [--herd-set KEY=VALUE]...
 
 import { parseArgs } from "node:util";
+import { benchArgs } from "../_args.ts";
 import { Lab } from "../../tests/lab/_netns.ts";
 import { rates } from "../../tests/lab/_measure.ts";
 import { HerdSystem } from "./herd_system.ts";
 
 const { values } = parseArgs({
-  args: Deno.args,
+  args: benchArgs(),
   options: {
     n: { type: "string", default: "10" },
     "settle-seconds": { type: "string", default: "15" },

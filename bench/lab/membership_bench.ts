@@ -23,6 +23,7 @@
 // and on Ctrl-C (the lab's signal handler).
 
 import { parseArgs } from "node:util";
+import { benchArgs } from "../_args.ts";
 import { Lab, pool } from "../../tests/lab/_netns.ts";
 import { cpuMs, rates, rssKiB, udpCounters } from "../../tests/lab/_measure.ts";
 import { HerdSystem } from "./herd_system.ts";
@@ -453,7 +454,7 @@ export function table(results: Result[]): string {
 }
 
 if (import.meta.main) {
-  const opts = options(Deno.args);
+  const opts = options(benchArgs());
   const can = await Lab.available(opts.systems.includes("serf") ? ["serf", "socat"] : []);
   if (!can.ok) {
     console.error(`membership bench: the lab cannot run here: ${can.why}`);

@@ -8,10 +8,12 @@
 //     bench/lab/placement_bench.ts [--hosts 3] [--jobs 500] [--json]
 
 import { parseArgs } from "node:util";
+import { benchArgs } from "../_args.ts";
 import { Lab } from "../../tests/lab/_netns.ts";
 import { HerdSystem } from "./herd_system.ts";
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     hosts: { type: "string", default: "3" },
     jobs: { type: "string", default: "500" },
@@ -95,6 +97,19 @@ try {
     if (out.icmpRttMs) console.log(`  ICMP h1 → h2: avg ${out.icmpRttMs.avg} ms`);
   }
 } finally {
+  const profiled = Number(Deno.env.get("HERD_LAB_PROFILE_HOST"));
+  if (profiled) {
+    // A graceful stop, so that the agent writes its CPU profile (see herd_system.ts).
+    const pid = herd.pid(profiled);
+    Deno.kill(pid, "SIGTERM");
+    for (let t = 0; t < 300 && await alive(pid); t++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   await herd.stopAll();
   await lab.destroy();
+}
+
+async function alive(pid: number): Promise<boolean> {
+  return await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
 }
