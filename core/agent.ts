@@ -227,8 +227,8 @@ async function start(
     log: o.log,
     applied: (_list, added) => revocationHooks.applied?.(added),
   });
-  const metaNow = async () => {
-    const alloc = await runner.allocation();
+  const metaNow = () => {
+    const alloc = runner.allocation();
     return buildMeta({
       name,
       nodeClass,
@@ -253,7 +253,7 @@ async function start(
       revocations: revocations.version,
     });
   };
-  let meta = await metaNow();
+  let meta = metaNow();
   const mesh = await startMesh({
     kv,
     identity,
@@ -268,29 +268,26 @@ async function start(
     log: o.log,
   });
   cleanups.push(() => mesh.stop());
-  let refreshing = false;
   let announcedAt = performance.now();
   refreshMeta = () => {
-    if (refreshing) return;
-    refreshing = true;
-    metaNow().then((m) => {
-      const change = metaChange(meta, m);
-      if (change === "none") return;
-      // Every announcement is a rumor each member re-sends ~4·log10 N times: live readings
-      // alone go out at most once per agent.liveMetaInterval.
-      const now = performance.now();
-      if (change === "live" && now - announcedAt < config["agent.liveMetaInterval"]) return;
-      announcedAt = now;
-      meta = m;
-      mesh.setMeta(m);
-    }, (e) => o.log(`herd: updating this node's load for the cluster failed: ${e.message}`))
-      .finally(() => refreshing = false);
+    const m = metaNow();
+    const change = metaChange(meta, m);
+    if (change === "none") return;
+    // Every announcement is a rumor each member re-sends ~4·log10 N times: live readings
+    // alone go out at most once per agent.liveMetaInterval.
+    const now = performance.now();
+    if (change === "live" && now - announcedAt < config["agent.liveMetaInterval"]) return;
+    announcedAt = now;
+    meta = m;
+    mesh.setMeta(m);
   };
 
   const token = await ensureToken(o.dataDir);
   let apiUrl = "";
-  const status = async (): Promise<NodeStatus> => {
-    const alloc = await runner.allocation();
+  // A promise, as the API's other sources of state are.
+  const status = (): Promise<NodeStatus> => Promise.resolve(statusNow());
+  const statusNow = (): NodeStatus => {
+    const alloc = runner.allocation();
     const cap = {
       cpu: capacity.cpuMilli / 1000,
       memBytes: capacity.memBytes,

@@ -3,7 +3,7 @@
 //
 //   ["meta", "schema"]          number         store layout version
 //   ["self"]                    SelfRecord     node id and name, kept across restarts
-//   ["alloc"]                   Allocation     resources reserved by running jobs
+//   ["alloc"]                   (none)         once the reservations; deleted at start (admission.ts)
 //   ["jobs", jobId]             JobRecord      spec and state of each job
 //   ["logs", jobId, seq]        LogChunk       the newest output of each job
 //   ["cluster"]                 ClusterRecord  the cluster this node belongs to (CA, token)
@@ -22,6 +22,7 @@ export const SCHEMA_VERSION = 1;
 export const keys = {
   schema: () => ["meta", "schema"] as const,
   self: () => ["self"] as const,
+  /** No longer written: the ledger lives in memory (admission.ts). */
   alloc: () => ["alloc"] as const,
   job: (id: string) => ["jobs", id] as const,
   jobs: () => ["jobs"] as const,

@@ -12,13 +12,12 @@ import { newJobId } from "../ids.ts";
 import { keys } from "../store.ts";
 import {
   type Admission,
-  admit,
   type Admitted,
   type Allocation,
   type Capacity,
   EMPTY_ALLOCATION,
+  Ledger,
   MAX_ADMIT_BATCH,
-  release,
 } from "./admission.ts";
 import { Batcher } from "./batcher.ts";
 import { checkpointPath } from "./checkpoint.ts";
@@ -86,6 +85,8 @@ const RELEASE_BATCH = 8;
 export class JobRunner {
   readonly #running = new Map<string, Running>();
   #finishedSincePrune = 0;
+  /** Opened by `recover`, which the agent calls before it takes any job. */
+  #ledger: Ledger | undefined;
 
   /** Admissions that arrive together share one KV commit. */
   readonly admissions: Batcher<0, Admission, Admitted>;
@@ -93,32 +94,36 @@ export class JobRunner {
 
   constructor(private readonly d: RunnerDeps) {
     this.admissions = new Batcher(
-      (_, batch) => admit(d.kv, d.capacity, batch, d.liveMemAvailable()),
+      (_, batch) => this.#opened().admit(batch, d.liveMemAvailable()),
       MAX_ADMIT_BATCH,
     );
     this.#releases = new Batcher(async (_, records) => {
-      await release(d.kv, records);
+      await this.#opened().release(records);
       return records.map(() => undefined);
     }, RELEASE_BATCH);
   }
 
-  /** Marks jobs that were running when the agent last stopped as lost; resets the allocation. */
+  /** Opens the ledger; marks jobs that were running when the agent last stopped as lost. */
   async recover(): Promise<JobRecord[]> {
-    const lost: JobRecord[] = [];
-    for await (const e of this.d.kv.list<JobRecord>({ prefix: keys.jobs() })) {
-      const r = e.value;
-      if (isFinal(r.state)) continue;
-      lost.push({
-        ...r,
-        state: "lost",
-        finishedAt: this.d.clock.now(),
-        reason: "the agent stopped while the job was running; its end was not seen",
-      });
+    const { ledger, unfinished } = await Ledger.open(this.d.kv, this.d.capacity);
+    const lost = unfinished.map((r): JobRecord => ({
+      ...r,
+      state: "lost",
+      finishedAt: this.d.clock.now(),
+      reason: "the agent stopped while the job was running; its end was not seen",
+    }));
+    for (let i = 0; i < lost.length; i += RELEASE_BATCH) {
+      let op = this.d.kv.atomic();
+      for (const r of lost.slice(i, i + RELEASE_BATCH)) op = op.set(keys.job(r.id), r);
+      await op.commit();
     }
-    let op = this.d.kv.atomic().set(keys.alloc(), EMPTY_ALLOCATION);
-    for (const r of lost) op = op.set(keys.job(r.id), r);
-    await op.commit();
+    this.#ledger = ledger;
     return lost;
+  }
+
+  #opened(): Ledger {
+    if (!this.#ledger) throw new Error("the job runner takes jobs only after recover()");
+    return this.#ledger;
   }
 
   spec(req: JobRequest): { ok: true; spec: JobSpec } | { ok: false; message: string } {
@@ -200,8 +205,8 @@ export class JobRunner {
     const res = await this.#admitAndStart(
       p,
       (seen) =>
-        seen && seen.attempt >= p.attempt
-          ? `attempt ${p.attempt} of job ${p.id} is stale: this node has seen attempt ${seen.attempt}`
+        seen !== undefined && seen >= p.attempt
+          ? `attempt ${p.attempt} of job ${p.id} is stale: this node has seen attempt ${seen}`
           : undefined,
     );
     this.d.observe?.(
@@ -221,7 +226,7 @@ export class JobRunner {
       origin?: string;
       why?: string;
     },
-    fence?: (stored: JobRecord | null) => string | undefined,
+    fence?: Admission["fence"],
   ): Promise<PlacedResult> {
     const now = this.d.clock.now();
     const spec = p.spec;
@@ -435,13 +440,14 @@ export class JobRunner {
     for (const id of finished.slice(0, Math.max(0, excess))) {
       await deleteStoredLogs(this.d.kv, id);
       await this.d.kv.delete(keys.job(id));
+      this.#ledger?.forget(id);
     }
     return Math.max(0, excess);
   }
 
-  /** Current allocation (for status). */
-  async allocation(): Promise<Allocation> {
-    return (await this.d.kv.get<Allocation>(keys.alloc())).value ?? EMPTY_ALLOCATION;
+  /** What running jobs reserve now (for status and the node's announced load). */
+  allocation(): Allocation {
+    return this.#ledger?.allocation ?? EMPTY_ALLOCATION;
   }
 }
 

@@ -831,10 +831,15 @@ export class JobService {
     );
   }
 
-  async #placePending(rec: JobRecord): Promise<void> {
-    if (this.#placing.has(rec.id)) return;
-    this.#placing.add(rec.id);
+  async #placePending(queued: JobRecord): Promise<void> {
+    if (this.#placing.has(queued.id)) return;
+    this.#placing.add(queued.id);
     try {
+      // The caller's copy may be old: a retry lists the queue, then places its jobs one by
+      // one, while another retry or an answer changes them. Placing a stale copy would
+      // offer an attempt that already runs (to a node that has not seen it, which admits).
+      const rec = await this.#owned.get(queued.id);
+      if (!rec || rec.state !== "pending" || rec.attempt !== queued.attempt) return;
       const avoid = rec.spec.spread && rec.spec.group ? await this.#groupNodes(rec) : [];
       const { record } = await this.#place(rec, avoid, false);
       if (record.state === "pending" && record.reason === rec.reason) {
@@ -843,7 +848,7 @@ export class JobService {
       }
       await this.#keep(record);
     } finally {
-      this.#placing.delete(rec.id);
+      this.#placing.delete(queued.id);
     }
   }
 

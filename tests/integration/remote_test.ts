@@ -158,14 +158,20 @@ Deno.test("several nodes placing many jobs at once never overcommit a node", asy
     const results = await Promise.all(runs);
     for (const r of results) expectCode(r, 0, "submit");
     let maxRunning = 0;
+    let left = "";
     await until("every job ended", async () => {
       const status = JSON.parse((await gpu.herd(["status", "--json"])).stdout);
       assert.ok(status.allocated.gpus <= 8, `allocated ${status.allocated.gpus} of 8 GPUs`);
       maxRunning = Math.max(maxRunning, status.allocated.gpus);
       const jobs = JSON.parse((await pi.herd(["ps", "--all", "--json"])).stdout) as Job[];
       const mine = jobs.filter((j) => results.some((r) => r.stdout.trim() === j.id));
+      left = `${mine.length} of 24 listed; not succeeded: ${
+        JSON.stringify(mine.filter((j) => j.state !== "succeeded"))
+      }; ${status.allocated.gpus} GPUs allocated`;
       return mine.length === 24 && mine.every((j) => j.state === "succeeded");
-    }, 60_000);
+    }, 60_000).catch((e) => {
+      throw new Error(`${e.message}: ${left}`);
+    });
     assert.ok(maxRunning >= 4, `jobs ran side by side (max ${maxRunning})`);
   } finally {
     await stop();

@@ -67,7 +67,11 @@ Deno.test("herd revoke: members drop and refuse the revoked node, and remember i
         20_000,
       );
     }
-    await until("c to be told it is refused", async () => /cert-revoked/.test(c.stderr), 20_000);
+    await until(
+      "c to be told it is refused",
+      () => Promise.resolve(/cert-revoked/.test(c.stderr)),
+      20_000,
+    );
     // It stays out: c keeps trying (push-pulls to failed members, probes), and is refused.
     await new Promise((res) => setTimeout(res, 3_000));
     assert.equal(await stateOf(b, "c"), "dead");

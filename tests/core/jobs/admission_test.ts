@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import {
   addReservation,
   type Admission,
-  admit,
   EMPTY_ALLOCATION,
   fit,
+  Ledger,
   MAX_ADMIT_BATCH,
-  release,
   removeReservation,
 } from "../../../core/jobs/admission.ts";
 import type { JobRecord, Reservation } from "../../../core/jobs/job.ts";
@@ -65,74 +64,122 @@ function record(id: string, reservation: Reservation): JobRecord {
   };
 }
 
-const one = async (kv: Deno.Kv, id: string, want: Resources, fence?: Admission["fence"]) =>
-  (await admit(kv, cap, [{ id, makeRecord: (r) => record(id, r), want, fence }]))[0];
+const one = (ledger: Ledger, id: string, want: Resources, fence?: Admission["fence"]) =>
+  ledger.admit([{ id, makeRecord: (r) => record(id, r), want, fence }]).then((a) => a[0]);
 
-Deno.test("concurrent admissions never overcommit (real KV, atomic checks)", async () => {
+async function withKv(f: (kv: Deno.Kv) => Promise<void>): Promise<void> {
   const path = await Deno.makeTempFile({ suffix: ".kv" });
   const kv = await Deno.openKv(path);
   try {
+    await f(kv);
+  } finally {
+    kv.close();
+    await Deno.remove(path);
+  }
+}
+
+Deno.test("concurrent admissions never overcommit; their records are stored before the answer", async () => {
+  await withKv(async (kv) => {
+    const { ledger } = await Ledger.open(kv, cap);
     // 20 submissions of 1 CPU each race for 4 CPUs: exactly 4 must win.
     const results = await Promise.all(
       Array.from(
         { length: 20 },
-        (_, i) => one(kv, `job${i}`, { cpu: 1, memBytes: 0, gpus: 0 }),
+        (_, i) => one(ledger, `job${i}`, { cpu: 1, memBytes: 0, gpus: 0 }),
       ),
     );
-    assert.equal(results.filter((r) => r.ok).length, 4);
-    const alloc = (await kv.get<{ cpuMilli: number; jobs: number }>(keys.alloc())).value!;
-    assert.equal(alloc.cpuMilli, 4000);
-    assert.equal(alloc.jobs, 4);
-    // A second KV handle on the same file is another writer: it must see the same ledger.
-    const kv2 = await Deno.openKv(path);
-    const other = await one(kv2, "other", { cpu: 1, memBytes: 0, gpus: 0 });
-    kv2.close();
-    assert.ok(!other.ok);
-    const won = results.find((r) => r.ok)!;
-    assert.ok(won.ok);
-    await release(kv, [{ ...won.record, state: "succeeded" }]);
-    assert.equal((await kv.get<{ cpuMilli: number }>(keys.alloc())).value!.cpuMilli, 3000);
-    assert.equal((await kv.get<JobRecord>(keys.job(won.record.id))).value!.state, "succeeded");
-  } finally {
-    kv.close();
-    await Deno.remove(path);
-  }
+    const won = results.filter((r) => r.ok);
+    assert.equal(won.length, 4);
+    assert.deepEqual([ledger.allocation.cpuMilli, ledger.allocation.jobs], [4000, 4]);
+    for (const w of won) {
+      assert.equal((await kv.get<JobRecord>(keys.job(w.record.id))).value?.state, "running");
+    }
+    const lost = results.find((r) => !r.ok)!;
+    assert.ok(!lost.ok && /needs 1 CPUs; 0 of 4 are free \(4 jobs running\)/.test(lost.reason));
+    assert.ok(won[0].ok);
+    await ledger.release([{ ...won[0].record, state: "succeeded" }]);
+    assert.equal(ledger.allocation.cpuMilli, 3000);
+    assert.equal((await kv.get<JobRecord>(keys.job(won[0].record.id))).value!.state, "succeeded");
+    assert.ok((await one(ledger, "next", { cpu: 1, memBytes: 0, gpus: 0 })).ok, "freed: fits");
+  });
+});
+
+Deno.test("a reopened ledger reserves nothing, returns the unfinished records, and fences by stored attempts", async () => {
+  await withKv(async (kv) => {
+    await kv.set(keys.alloc(), { cpuMilli: 4000, memBytes: 0, gpus: [], jobs: 4 });
+    await kv.set(keys.job("done"), {
+      ...record("done", EMPTY_RES),
+      state: "succeeded",
+      attempt: 2,
+    });
+    await kv.set(keys.job("was-running"), { ...record("was-running", EMPTY_RES), attempt: 5 });
+    const { ledger, unfinished } = await Ledger.open(kv, cap);
+    assert.deepEqual(unfinished.map((r) => r.id), ["was-running"]);
+    assert.deepEqual(ledger.allocation, EMPTY_ALLOCATION);
+    assert.equal((await kv.get(keys.alloc())).value, null, "the stored ledger of old is gone");
+    const fence: Admission["fence"] = (seen) =>
+      seen !== undefined && seen >= 2 ? `seen attempt ${seen}` : undefined;
+    const stale = await one(ledger, "done", { cpu: 1, memBytes: 0, gpus: 0 }, fence);
+    assert.ok(!stale.ok && stale.fenced && stale.reason === "seen attempt 2");
+    const later = await one(ledger, "was-running", { cpu: 1, memBytes: 0, gpus: 0 }, fence);
+    assert.ok(!later.ok && later.reason === "seen attempt 5");
+    assert.ok((await one(ledger, "new", { cpu: 1, memBytes: 0, gpus: 0 }, fence)).ok);
+    // What it admitted fences too, and a pruned record no longer does.
+    const again = await one(
+      ledger,
+      "new",
+      { cpu: 1, memBytes: 0, gpus: 0 },
+      (seen) => seen !== undefined ? `seen attempt ${seen}` : undefined,
+    );
+    assert.ok(!again.ok && again.reason === "seen attempt 1");
+    ledger.forget("done");
+    assert.ok((await one(ledger, "done", { cpu: 1, memBytes: 0, gpus: 0 }, fence)).ok);
+  });
+});
+
+Deno.test("a commit that fails admits nothing: the reservations and attempts are taken back", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".kv" });
+  const kv = await Deno.openKv(path);
+  const { ledger } = await Ledger.open(kv, cap);
+  assert.ok((await one(ledger, "a", { cpu: 1, memBytes: 0, gpus: 0 })).ok);
+  kv.close();
+  await assert.rejects(
+    () => one(ledger, "b", { cpu: 2, memBytes: 0, gpus: 0 }),
+    /recording admitted jobs failed/,
+  );
+  assert.deepEqual([ledger.allocation.cpuMilli, ledger.allocation.jobs], [1000, 1]);
+  await Deno.remove(path);
 });
 
 Deno.test("a batch is admitted in order in one commit: what fits, up to capacity; fenced ones refused", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".kv" });
-  const kv = await Deno.openKv(path);
-  try {
+  await withKv(async (kv) => {
     await kv.set(keys.job("old"), {
       ...record("old", { cpuMilli: 0, memBytes: 0, gpus: [] }),
+      state: "succeeded",
       attempt: 3,
     });
+    const { ledger } = await Ledger.open(kv, cap);
     const batch: Admission[] = ["a", "old", "b", "c", "d", "e"].map((id) => ({
       id,
       makeRecord: (r) => record(id, r),
       want: { cpu: 1, memBytes: 0, gpus: 0 },
-      fence: (stored) =>
-        stored && stored.attempt >= 1 ? `seen attempt ${stored.attempt}` : undefined,
+      fence: (seen) => seen !== undefined && seen >= 1 ? `seen attempt ${seen}` : undefined,
     }));
-    const out = await admit(kv, cap, batch);
+    const out = await ledger.admit(batch);
     assert.deepEqual(out.map((o) => o.ok), [true, false, true, true, true, false]);
     assert.ok(!out[1].ok && out[1].fenced && /seen attempt 3/.test(out[1].reason));
     assert.ok(!out[5].ok && !out[5].fenced && /needs 1 CPUs; 0 of 4 are free/.test(out[5].reason));
-    const alloc = (await kv.get<{ cpuMilli: number; jobs: number }>(keys.alloc())).value!;
-    assert.deepEqual([alloc.cpuMilli, alloc.jobs], [4000, 4]);
+    assert.deepEqual([ledger.allocation.cpuMilli, ledger.allocation.jobs], [4000, 4]);
     assert.equal((await kv.get<JobRecord>(keys.job("old"))).value!.attempt, 3, "fenced: untouched");
     assert.equal((await kv.get<JobRecord>(keys.job("e"))).value, null, "refused: not recorded");
     await assert.rejects(
       () =>
-        admit(
-          kv,
-          cap,
+        ledger.admit(
           Array.from({ length: MAX_ADMIT_BATCH + 1 }, (_, i) => ({ ...batch[0], id: `x${i}` })),
         ),
       RangeError,
     );
-  } finally {
-    kv.close();
-    await Deno.remove(path);
-  }
+  });
 });
+
+const EMPTY_RES: Reservation = { cpuMilli: 0, memBytes: 0, gpus: [] };

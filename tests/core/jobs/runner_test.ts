@@ -36,6 +36,7 @@ Deno.test("when the job's end cannot be recorded, its followers still hear that 
     checkpointRoot: "/nonexistent/checkpoints",
     log: (l) => logged.push(l),
   });
+  await runner.recover();
   const sub = await runner.submit({ executor: "waiting", task: {} });
   assert.ok(sub.ok);
   const ended = new Promise<JobRecord>((resolve) =>
