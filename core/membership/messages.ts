@@ -5,8 +5,8 @@
 import type { MemberEntry, MemberMeta } from "./member.ts";
 import type { Coordinate } from "./vivaldi.ts";
 
-// 2: the compact wire form (core/transport/wire_form.ts).
-export const PROTOCOL_VERSION = 2;
+// 2: the compact wire form (core/transport/wire_form.ts). 3: metas as bytes of their own.
+export const PROTOCOL_VERSION = 3;
 
 /** Wire codes. Only append: a released code keeps its meaning for ever. */
 export const MessageType = {

@@ -13,6 +13,7 @@ import { MAX_RUMORS_PER_MESSAGE } from "../membership/swim.ts";
 import { firstIssue, isRecord, packValue, unpackValue } from "./_msgpack.ts";
 import { MAX_ADDRESS_LENGTH, parseAddress } from "./address.ts";
 import { fromWire, toWire } from "./wire_form.ts";
+import { markAccepted, wasAccepted } from "./_meta_wire.ts";
 
 /** Why a message was dropped. Append only: these strings are metric labels. */
 export const DecodeRefusal = {
@@ -91,7 +92,10 @@ function isBodyValue(x: unknown, depth: number): boolean {
 
 /** A JSON object whose JSON text is within META_MAX_BYTES (what membership itself allows). */
 const Meta = v.custom<MemberMeta>(
-  (x) => isRecord(x) && isJson(x, 0) && JSON.stringify(x).length <= META_MAX_BYTES,
+  // A meta is checked once: the next messages carrying the same bytes share its object.
+  (x) =>
+    wasAccepted(x) ||
+    (isRecord(x) && isJson(x, 0) && JSON.stringify(x).length <= META_MAX_BYTES && markAccepted(x)),
   `must be a JSON object of at most ${META_MAX_BYTES} bytes`,
 );
 

@@ -6,9 +6,14 @@
 //    coordinate component fits in 16 bits) and its error in units of 1e-4, instead of
 //    MessagePack float64s (an ack: 176 → 90 bytes).
 //
-// Pure renaming and scaling, both ways: the protocol code and the schemas only ever see
-// the long form. `meta` (the member's own JSON) and `body` (a service's) pass through untouched. A key
-// this table does not know passes through too, so the strict schemas still refuse it.
+//  - a member's `meta` goes out as MessagePack bytes of its own, encoded once and decoded
+//    once however many messages carry it (_meta_wire.ts).
+//
+// Renaming and scaling, both ways: the protocol code and the schemas only ever see the
+// long form. `body` (a service's) passes through untouched. A key this table does not
+// know passes through too, so the strict schemas still refuse it.
+
+import { metaFromWire, metaToWire } from "./_meta_wire.ts";
 
 const LONG_TO_SHORT: Readonly<Record<string, string>> = {
   type: "t",
@@ -90,7 +95,8 @@ function convert(value: unknown, names: Readonly<Record<string, string>>, out: b
     if (v === undefined) continue;
     const name = Object.hasOwn(names, key) ? names[key] : key;
     const long = out ? key : name;
-    if (long === "meta" || long === "body") result[name] = v;
+    if (long === "body") result[name] = v;
+    else if (long === "meta") result[name] = out ? metaToWire(v) : metaFromWire(v);
     else if (long === "coord") {
       result[name] = out ? packCoordinate(v as Coordinate) : unpackCoordinate(v);
     } else result[name] = convert(v, names, out);

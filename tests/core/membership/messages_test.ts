@@ -20,7 +20,7 @@ Deno.test("wire codes only grow: released codes keep their numbers", () => {
     Gossip: 9,
     App: 10,
   });
-  assert.equal(PROTOCOL_VERSION, 2);
+  assert.equal(PROTOCOL_VERSION, 3);
 });
 
 Deno.test("push-pull and the fallback ping ride streams; the rest datagrams", () => {

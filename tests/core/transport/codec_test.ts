@@ -3,6 +3,7 @@ import { encode } from "@msgpack/msgpack/dist.esm/index.mjs";
 import { seededRandom } from "../../../core/clock.ts";
 import { META_MAX_BYTES } from "../../../core/membership/member.ts";
 import {
+  type Alive,
   type Message,
   MessageType,
   PROTOCOL_VERSION,
@@ -167,6 +168,28 @@ Deno.test("codec: extra, missing or ill-typed fields are invalid", () => {
   assert.ok(raw(rumorsAtLimit).ok);
   const bigMeta = { k: "x".repeat(META_MAX_BYTES - 8) }; // {"k":"…"} is 8 more
   assert.ok(raw({ ...rumors[0], meta: bigMeta }).ok);
+});
+
+Deno.test("codec: a meta goes as bytes of its own, decoded once and shared, frozen", () => {
+  const alive = { ...(rumors[0] as Alive), meta: { class: "Edge", load: { cpu: 0.5 } } };
+  const bytes = encodeMessage(alive);
+  const a = decodeMessage(bytes), b = decodeMessage(bytes);
+  assert.ok(a.ok && b.ok);
+  const metaOf = (m: unknown) => (m as { meta: Record<string, unknown> }).meta;
+  assert.deepEqual(metaOf(a.msg), alive.meta);
+  assert.equal(metaOf(a.msg), metaOf(b.msg), "the same bytes, the same object");
+  assert.ok(Object.isFrozen(metaOf(a.msg)) && Object.isFrozen(metaOf(a.msg).load));
+  // Sent on (a push-pull entry, a relayed rumor): the bytes it came as, byte for byte.
+  assert.deepEqual(encodeMessage(a.msg), bytes);
+  // Bytes that the schema refused are refused again, however often they come.
+  const bad = encodeMessage({ ...alive, meta: { k: "x".repeat(META_MAX_BYTES) } });
+  refusedAs(decodeMessage(bad), DecodeRefusal.Invalid);
+  refusedAs(decodeMessage(bad), DecodeRefusal.Invalid);
+  // Bytes that are no MessagePack value, or no object, are refused, not thrown.
+  const wire = toWire(alive) as Record<string, unknown>;
+  for (const m of [new Uint8Array([0xc1]), encode(7), encode([1, 2])]) {
+    refusedAs(decodeMessage(encode({ ...wire, m })), DecodeRefusal.Invalid);
+  }
 });
 
 Deno.test("codec: the detail says which field", () => {
