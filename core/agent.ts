@@ -405,6 +405,7 @@ async function start(
     // of the full state): once the members are quiet again, those pages go back too.
     if (e.type !== "NodeUpdated") pages.poke();
   });
+  service.lostAtStart(lost);
   service.start();
   cleanups.push(() => service.close());
   if (lost.length > 0) {

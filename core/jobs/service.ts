@@ -50,6 +50,8 @@ export const QUERY_TIMEOUT_MS = 2_000;
 export const RETRY_INTERVAL_MS = 2_000;
 /** A node reports the attempts it runs to their owners this often (fencing after a partition). */
 export const REPORT_INTERVAL_MS = 10_000;
+/** Reports that carry the attempts this node lost when its agent stopped (see `lostAtStart`). */
+const LOST_REPORT_ROUNDS = 3;
 /** Longest wait before a restart. */
 export const MAX_BACKOFF_MS = 60_000;
 /** While a followed job's node is gone, its owners are asked where it went this often. */
@@ -115,6 +117,11 @@ export class JobService {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #retryTimer: ReturnType<typeof setInterval> | undefined;
   #reportTimer: ReturnType<typeof setInterval> | undefined;
+  /** Attempts that were running here when the agent last stopped, and reports left to tell them. */
+  readonly #lostAtStart = new Map<string, JobRecord>();
+  #lostReportsLeft = LOST_REPORT_ROUNDS;
+  /** A periodic report has run (not only the ones members joining set off). */
+  #periodic = false;
   #retrySoon: ReturnType<typeof setTimeout> | undefined;
   #retryHandOn = false;
   /** Members seen failed or left and not back, oldest first (at most MAX_GONE). */
@@ -181,7 +188,10 @@ export class JobService {
 
   start(): void {
     this.#retryTimer = setInterval(() => this.#retry(), RETRY_INTERVAL_MS);
-    this.#reportTimer = setInterval(() => this.#report(), REPORT_INTERVAL_MS);
+    this.#reportTimer = setInterval(() => {
+      this.#periodic = true;
+      this.#report();
+    }, REPORT_INTERVAL_MS);
   }
 
   close(): void {
@@ -892,9 +902,19 @@ export class JobService {
     }
   }
 
+  /**
+   * Attempts that were running here when the agent last stopped (the runner marked them
+   * lost). Their owners may not have seen this node fail, if it came back quickly: they
+   * hear of each end as of any other, and place the job again under its restart policy.
+   */
+  lostAtStart(records: readonly JobRecord[]): void {
+    for (const r of records) this.#lostAtStart.set(r.id, r);
+  }
+
   /** Tells each running job's owners that its attempt runs here; stops the fenced ones. */
   async #report(): Promise<void> {
     if (this.#closed) return;
+    this.#reportLost();
     const running = (await this.#d.runner.list(false)).filter((r) => r.state === "running");
     const byOwner = new Map<string, Array<{ id: string; attempt: number }>>();
     for (const r of running) {
@@ -913,6 +933,20 @@ export class JobService {
         }
       }, () => {});
     }
+  }
+
+  /**
+   * The lost attempts go to their owners once this node sees another member (the owners
+   * are among the members then), and again at the next reports, as members come back
+   * (an owner takes an end once: a repeat changes nothing). A node that sees no other
+   * member at its first periodic report owns its jobs itself.
+   */
+  #reportLost(): void {
+    if (this.#lostAtStart.size === 0) return;
+    const others = this.#d.liveIds().some((id) => id !== this.#d.selfId);
+    if (!others && this.#lostReportsLeft === LOST_REPORT_ROUNDS && !this.#periodic) return;
+    for (const rec of this.#lostAtStart.values()) this.jobEnded(rec);
+    if (--this.#lostReportsLeft <= 0) this.#lostAtStart.clear();
   }
 
   #later(ms: number, f: () => void): void {

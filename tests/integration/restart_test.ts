@@ -1,7 +1,7 @@
 // State survives the agent: finished jobs and their logs stay; a job that was
 // running when the agent died is reported lost, never forgotten.
 import assert from "node:assert/strict";
-import { Agent, expectCode } from "./_harness.ts";
+import { Agent, expectCode, until } from "./_harness.ts";
 
 Deno.test("after kill -9 and restart: finished jobs and logs kept, the running one lost", async () => {
   const a = await Agent.start();
@@ -20,7 +20,18 @@ Deno.test("after kill -9 and restart: finished jobs and logs kept, the running o
   ]);
   expectCode(done, 0);
   const doneId = done.stdout.trim();
-  const running = await a.herd(["run", "-d", "--name", "victim", "--", "sleep", "300"]);
+  // `never`: the job stays lost (with on-failure it would run again: the test below).
+  const running = await a.herd([
+    "run",
+    "-d",
+    "--name",
+    "victim",
+    "--restart",
+    "never",
+    "--",
+    "sleep",
+    "300",
+  ]);
   expectCode(running, 0);
   const runId = running.stdout.trim();
   await new Promise((r) => setTimeout(r, 800));
@@ -70,5 +81,51 @@ Deno.test("a clean stop records running jobs as lost with the reason", async () 
     assert.match(j.reason, /node stopped \(received SIGTERM\)/);
   } finally {
     await b.stop();
+  }
+});
+
+Deno.test("a job that was running when its agent died runs again after the restart (on-failure)", async () => {
+  const a = await Agent.start();
+  const r = await a.herd([
+    "run",
+    "-d",
+    "--name",
+    "again",
+    "--",
+    "sh",
+    "-c",
+    "echo attempt $HERD_ATTEMPT; exec sleep 301",
+  ]);
+  expectCode(r, 0);
+  const id = r.stdout.trim();
+  type Job = { id: string; state: string; attempt: number; history?: Array<{ state: string }> };
+  const job = async (agent: Agent) =>
+    (JSON.parse((await agent.herd(["ps", "--all", "--json"])).stdout) as Job[]).find((j) =>
+      j.id === id
+    );
+  await until(
+    "attempt 1 printed",
+    async () => /attempt 1/.test((await a.herd(["logs", id])).stdout),
+  );
+  await a.stop("SIGKILL");
+  // The killed agent's attempt outlives it (its own process group): end it, as a reboot would.
+  await new Deno.Command("pkill", { args: ["-f", "sleep 301"] }).output();
+
+  const b = await Agent.start({ dataDir: a.dataDir });
+  try {
+    await until("attempt 2 runs", async () => {
+      const j = await job(b);
+      return j?.state === "running" && j.attempt === 2;
+    }, 30_000);
+    const j = (await job(b))!;
+    assert.equal(j.history?.[0]?.state, "lost");
+    await until(
+      "attempt 2 printed",
+      async () => /attempt 2/.test((await b.herd(["logs", id])).stdout),
+    );
+    assert.equal((await b.herd(["logs", id])).stdout, "attempt 1\nattempt 2\n");
+  } finally {
+    await b.stop();
+    await new Deno.Command("pkill", { args: ["-f", "sleep 301"] }).output();
   }
 });
