@@ -382,6 +382,12 @@ export const SETTINGS = {
     min: 1,
     doc: "Longest wait for a QUIC handshake and the authentication after it.",
   }),
+  "transport.authTimeout": duration({
+    default: 10_000,
+    min: 1,
+    doc:
+      "Longest wait for the authentication after a QUIC handshake, on both ends. Longer than a dial: a peer that completed the handshake is there, and one busy enough to answer late would otherwise be dialed again, signing all over (on a saturated machine, most dials failed this way at 3 s).",
+  }),
   "transport.joinTimeout": duration({
     default: 15_000,
     min: 1,

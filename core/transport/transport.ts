@@ -76,12 +76,20 @@ export const BIND_ATTEMPTS = 8;
 export const LOG_INTERVAL_MS = 60_000;
 /** Unidirectional streams a peer may hold open to us (two lanes, and room to replace one). */
 export const MAX_INCOMING_STREAMS = 4;
+/** `transport.authTimeout`'s default, for settings made without the config. */
+export const AUTH_TIMEOUT_MS = 10_000;
 
 /** The transport's settings, resolved (see core/config.ts for meanings and defaults). */
 export interface TransportSettings {
   maxConnections: number;
   idleTimeoutMs: number;
   dialTimeoutMs: number;
+  /**
+   * How long the authentication may take once the QUIC handshake is done, on both ends
+   * (default AUTH_TIMEOUT_MS). Longer than a dial: the peer answered, and a busy one
+   * answers late; giving up throws away the signatures both ends already made.
+   */
+  authTimeoutMs?: number;
   /** How long a join connection may take to be answered (default 15 s). */
   joinTimeoutMs?: number;
   maxMessageBytes: number;
@@ -96,6 +104,7 @@ export const transportSettings = (c: HerdConfig): TransportSettings => ({
   maxConnections: c["transport.maxConnections"],
   idleTimeoutMs: c["transport.idleTimeout"],
   dialTimeoutMs: c["transport.dialTimeout"],
+  authTimeoutMs: c["transport.authTimeout"],
   joinTimeoutMs: c["transport.joinTimeout"],
   maxMessageBytes: c["transport.maxMessageBytes"],
   handshakeRate: c["transport.handshakeRate"],
@@ -162,6 +171,7 @@ function checkSettings(s: TransportSettings): void {
   const positive: Array<[string, number]> = [
     ["transport.idleTimeout", s.idleTimeoutMs],
     ["transport.dialTimeout", s.dialTimeoutMs],
+    ["transport.authTimeout", s.authTimeoutMs ?? AUTH_TIMEOUT_MS],
     ["transport.maxMessageBytes", s.maxMessageBytes],
     ["transport.handshakeRate", s.handshakeRate],
     ["transport.handshakeBurst", s.handshakeBurst],
@@ -375,6 +385,10 @@ export class Transport {
 
   // ── sending ───────────────────────────────────────────────────────────────
 
+  get #authTimeoutMs(): number {
+    return this.#s.authTimeoutMs ?? AUTH_TIMEOUT_MS;
+  }
+
   #idOf(address: string): string | undefined {
     return this.#o.resolve(address) ?? this.#known.get(address);
   }
@@ -463,8 +477,6 @@ export class Transport {
 
   async #dial(host: string, port: number, address: string, id: string): Promise<Link> {
     this.stats.dials++;
-    const started = this.#timers.now();
-    const left = () => Math.max(1, this.#s.dialTimeoutMs - (this.#timers.now() - started));
     let conn: Deno.QuicConn;
     try {
       conn = await this.#deadline(
@@ -477,7 +489,7 @@ export class Transport {
           alpnProtocols: ALPN,
           ...this.#quicOptions(),
         }),
-        left(),
+        this.#s.dialTimeoutMs,
         (late) => late.close({ closeCode: CloseCode.Normal, reason: "dial abandoned" }),
       );
     } catch (e) {
@@ -488,7 +500,7 @@ export class Transport {
     }
     const link = this.#newLink(conn, "dialer", address);
     let timedOut = false;
-    link.cancelDeadline = this.#timers.after(left(), () => {
+    link.cancelDeadline = this.#timers.after(this.#authTimeoutMs, () => {
       timedOut = true;
       link.close(CloseCode.Refused, TransportRefusal.Timeout);
     });
@@ -601,7 +613,7 @@ export class Transport {
     this.#accepted(conn, settle);
   }
 
-  /** A connection past its TLS handshake: ACL, rate limit, then authentication within dialTimeout. */
+  /** A connection past its TLS handshake: ACL, rate limit, then authentication within authTimeout. */
   #accepted(conn: Deno.QuicConn, settle: () => void): void {
     this.stats.accepted++;
     const remote = conn.remoteAddr;
@@ -611,13 +623,13 @@ export class Transport {
       return;
     }
     const link = this.#newLink(conn, "server", addressOf(remote));
-    const deadline = this.#timers.after(this.#s.dialTimeoutMs, () => {
+    const deadline = this.#timers.after(this.#authTimeoutMs, () => {
       settle();
       if (link.peerId !== undefined || link.isClosed) return;
       this.#refused(
         link,
         TransportRefusal.Timeout,
-        `not authenticated within ${this.#s.dialTimeoutMs} ms`,
+        `not authenticated within ${this.#authTimeoutMs} ms`,
         false,
       );
       link.close(CloseCode.Refused, TransportRefusal.Timeout);

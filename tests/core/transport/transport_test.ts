@@ -183,7 +183,7 @@ Deno.test("an expired node certificate is refused", async () => {
 Deno.test("an unauthenticated flood is dropped and counted; the node keeps working", async () => {
   const f = await fixtures();
   const b = await start(await identityOf(f.b), {
-    settings: { ...SETTINGS, dialTimeoutMs: 1_500 },
+    settings: { ...SETTINGS, dialTimeoutMs: 1_500, authTimeoutMs: 1_500 },
   });
   const a = await start(await identityOf(f.a));
   const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
@@ -227,7 +227,7 @@ Deno.test("an unauthenticated flood is dropped and counted; the node keeps worki
       await w.close().catch(() => {}); // b may already have cancelled it
     }
     await waitFor(() => b.t.stats.unauthenticatedDropped >= 10, "b to drop the flood");
-    // Not authenticated within dialTimeout: closed.
+    // Not authenticated within authTimeout: closed.
     const closed = await conn.closed;
     assert.equal(closed.reason, "auth-timeout");
     assert.equal(b.t.stats.authRefused["auth-timeout"], 1);
