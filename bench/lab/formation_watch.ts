@@ -44,7 +44,11 @@ try {
   const up = new Set<number>([1]);
   (async () => {
     for (let i = 2; i <= n; i++) {
-      sys.start(lab, i, lab.host(1).ip).then(() => up.add(i));
+      // An agent that does not start is reported; the watch goes on (and the lab is destroyed).
+      sys.start(lab, i, lab.host(1).ip).then(
+        () => up.add(i),
+        (e) => console.error(`h${i} did not start: ${e.message}`),
+      );
       if (Number(values.stagger) > 0) {
         await new Promise((r) => setTimeout(r, 1000 / Number(values.stagger)));
       }
@@ -52,7 +56,7 @@ try {
   })();
   const watched = Math.ceil(n / 2);
   for (let s = 1; s <= Number(values.seconds); s++) {
-    await new Promise((r) => setTimeout(r, t0 + s * 1000 - performance.now()));
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + s * 1000 - performance.now())));
     const counts = [...up].map((i) => sys.upCount(i)).sort((a, b) => a - b);
     const cpu = [...up].reduce((sum, i) => sum + cpuMs(sys.pid(i)), 0);
     let m = "";
