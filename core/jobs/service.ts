@@ -124,6 +124,10 @@ export class JobService {
   #periodic = false;
   #retrySoon: ReturnType<typeof setTimeout> | undefined;
   #retryHandOn = false;
+  /** A retry pass is running; another was asked for meanwhile (with hand-on, or not). */
+  #retrying = false;
+  #retryAgain = false;
+  #retryAgainHandOn = false;
   /** Members seen failed or left and not back, oldest first (at most MAX_GONE). */
   readonly #gone = new Set<string>();
   /** Dead members' jobs are re-placed one pass after another, never two passes at once. */
@@ -885,8 +889,32 @@ export class JobService {
       .map((r) => r.nodeId);
   }
 
-  /** Pending jobs whose time has come are placed; with `handOn`, copies go to new owners. */
+  /**
+   * Pending jobs whose time has come are placed; with `handOn`, copies go to new owners.
+   * One pass at a time: one called while a pass runs (a timer, a burst of member changes)
+   * runs once after it, so slow passes on a busy node do not pile up.
+   */
   async #retry(handOn = false): Promise<void> {
+    if (this.#retrying) {
+      this.#retryAgain = true;
+      this.#retryAgainHandOn ||= handOn;
+      return;
+    }
+    this.#retrying = true;
+    try {
+      await this.#retryPass(handOn);
+      while (this.#retryAgain && !this.#closed) {
+        const again = this.#retryAgainHandOn;
+        this.#retryAgain = false;
+        this.#retryAgainHandOn = false;
+        await this.#retryPass(again);
+      }
+    } finally {
+      this.#retrying = false;
+    }
+  }
+
+  async #retryPass(handOn: boolean): Promise<void> {
     if (this.#closed) return;
     const now = this.#d.clock.now();
     try {
