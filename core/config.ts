@@ -380,7 +380,8 @@ export const SETTINGS = {
   "transport.dialTimeout": duration({
     default: 3_000,
     min: 1,
-    doc: "Longest wait for a QUIC handshake and the authentication after it.",
+    doc:
+      "Longest wait for a QUIC handshake (the authentication after it has transport.authTimeout).",
   }),
   "transport.authTimeout": duration({
     default: 10_000,

@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { benchArgs } from "../_args.ts";
 import { Lab } from "../../tests/lab/_netns.ts";
+import { rssKiB } from "../../tests/lab/_measure.ts";
 import { HerdSystem } from "./herd_system.ts";
 
 const { values } = parseArgs({
@@ -102,14 +103,10 @@ try {
     // A graceful stop, so that the agent writes its CPU profile (see herd_system.ts).
     const pid = herd.pid(profiled);
     Deno.kill(pid, "SIGTERM");
-    for (let t = 0; t < 300 && await alive(pid); t++) {
+    for (let t = 0; t < 300 && rssKiB(pid) !== null; t++) {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
   await herd.stopAll();
   await lab.destroy();
-}
-
-async function alive(pid: number): Promise<boolean> {
-  return await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
 }
